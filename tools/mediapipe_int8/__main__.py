@@ -1,0 +1,3 @@
+from mediapipe_int8 import cli
+
+cli.run()

@@ -1,0 +1,126 @@
+"""Checks a quantized model against its float source before anything is written.
+
+Interface (input and output types and shapes) and metadata must be exactly the
+source's; a model that fails either is refused. Numbers (max abs error, SQNR,
+landmark pixels) come from held-back samples that calibration never saw.
+"""
+
+import collections
+import dataclasses
+import math
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+from mediapipe_int8 import runner, tflite_file
+from mediapipe_int8.errors import UserError
+
+LANDMARK_VALUES = 478 * 3  # the face landmarks model's first output: 478 points x (x, y, z)
+
+
+@dataclasses.dataclass
+class OutputError:
+  name: str
+  max_abs: float
+  sqnr_db: float
+
+
+@dataclasses.dataclass
+class LandmarkError:
+  mean_px: float
+  max_px: float
+
+
+def check_interface(source: schema.ModelT, output: schema.ModelT, name: str) -> None:
+  """Refuses an output model whose inputs or outputs differ in type or shape from the source's."""
+  for kind in ("inputs", "outputs"):
+    want = _ends(source, kind)
+    got = _ends(output, kind)
+    if want != got:
+      raise UserError(f"{name}: quantized model's {kind} {_describe(got)} differ from the "
+                      f"source's {_describe(want)}; nothing written")
+
+
+def _ends(model: schema.ModelT, kind: str) -> list[tuple[int, tuple[int, ...]]]:
+  graph = model.subgraphs[0]
+  return [(graph.tensors[i].type, tuple(int(d) for d in graph.tensors[i].shape))
+          for i in getattr(graph, kind)]
+
+
+def _describe(ends) -> str:
+  return "[" + ", ".join(f"{tflite_file.type_name(t)}{list(s)}" for t, s in ends) + "]"
+
+
+def check_metadata(source: schema.ModelT, output: schema.ModelT, name: str) -> None:
+  """Refuses an output model whose metadata buffers are not byte-identical to the source's."""
+  want = tflite_file.metadata_buffers(source)
+  got = tflite_file.metadata_buffers(output)
+  for key, value in want.items():
+    if got.get(key) != value:
+      raise UserError(f"{name}: metadata {key} changed in quantization; nothing written")
+
+
+def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.ndarray]],
+            output_names: list[str], landmark_scales: list[float] | None = None):
+  """Max abs error and SQNR per output, and landmark error in image pixels where asked."""
+  reference, candidate = runner.Model(float_model), runner.Model(quantized_model)
+  expected, actual = [], []
+  for sample in samples:
+    expected.append(reference(*sample))
+    actual.append(candidate(*sample))
+  errors = []
+  for i, name in enumerate(output_names):
+    want = np.concatenate([e[i].ravel() for e in expected]).astype(np.float64)
+    got = np.concatenate([a[i].ravel() for a in actual]).astype(np.float64)
+    errors.append(OutputError(name, float(np.abs(want - got).max()), sqnr_db(want, got)))
+  landmarks = None
+  if landmark_scales is not None:
+    distances = []
+    for e, a, scale in zip(expected, actual, landmark_scales, strict=True):
+      want, got = e[0].reshape(-1, 3)[:, :2], a[0].reshape(-1, 3)[:, :2]
+      distances.append(np.linalg.norm(want - got, axis=1) * scale)
+    distances = np.concatenate(distances)
+    landmarks = LandmarkError(float(distances.mean()), float(distances.max()))
+  return errors, landmarks
+
+
+def sqnr_db(signal: np.ndarray, test: np.ndarray) -> float:
+  noise = float(np.sum((signal - test) ** 2))
+  power = float(np.sum(signal ** 2))
+  if noise == 0.0:
+    return math.inf
+  return 10.0 * math.log10(power / noise) if power > 0 else -math.inf
+
+
+def op_precisions(model: schema.ModelT) -> dict[str, dict[str, int]]:
+  """Per op type, how many ops compute in int8, int16, float with int8 weights, or float."""
+  graph = model.subgraphs[0]
+  produced_by_dequantize = {}
+  for op in graph.operators:
+    if tflite_file.builtin_code(model, op) == schema.BuiltinOperator.DEQUANTIZE:
+      produced_by_dequantize[int(op.outputs[0])] = graph.tensors[int(op.inputs[0])].type
+  table = collections.defaultdict(collections.Counter)
+  for op in graph.operators:
+    name = tflite_file.op_name(tflite_file.builtin_code(model, op))
+    table[name][_precision(model, graph, op, produced_by_dequantize, name)] += 1
+  return {name: dict(sorted(counts.items())) for name, counts in sorted(table.items())}
+
+
+def _precision(model, graph, op, produced_by_dequantize, name) -> str:
+  if name in ("QUANTIZE", "DEQUANTIZE"):
+    return "conversion"
+  activations, weights = [], []
+  for i in op.inputs:
+    if i < 0:
+      continue
+    tensor = graph.tensors[i]
+    data = model.buffers[tensor.buffer].data
+    (weights if data is not None and len(data) else activations).append((i, tensor.type))
+  types = {t for _, t in activations}
+  if schema.TensorType.INT8 in types:
+    return "int8"
+  if schema.TensorType.INT16 in types:
+    return "int16"
+  int_weights = any(t == schema.TensorType.INT8 for _, t in weights) or any(
+      produced_by_dequantize.get(i) == schema.TensorType.INT8 for i, _ in activations)
+  return "float, int8 weights" if int_weights else "float"

@@ -1,0 +1,73 @@
+"""python -m mediapipe_int8: quantize a MediaPipe .task bundle (or a .tflite) to INT8.
+
+Example:
+  python -m mediapipe_int8 --input=face_landmarker.task --output=face_landmarker_int8.task \\
+      --calibration_dir=photos/ --report=report.json
+"""
+
+import os
+import sys
+import warnings
+
+from absl import app, flags, logging
+
+from mediapipe_int8 import bundle, pipeline, recipes, report
+from mediapipe_int8.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input", None, "A .task bundle (nested bundles included) or a single .tflite.")
+flags.DEFINE_string("output", None, "The file to write, of the same kind as --input.")
+flags.DEFINE_string("recipe", "int8", "The recipe for every model: " + "; ".join(
+    f"{k}: {v}" for k, v in recipes.RECIPES.items()))
+flags.DEFINE_multi_string("model_recipe", [], "NAME=RECIPE: the recipe of one entry (nested: "
+                          "outer.task/inner.tflite), e.g. face_blendshapes.tflite=weight_only_int8.")
+flags.DEFINE_multi_string("exclude", [], "NAME: drop this entry from the output bundle.")
+flags.DEFINE_string("calibration_dir", None, "A folder of .jpg/.png photos for calibration and checks.")
+flags.DEFINE_multi_string("calibration_image", [], "One more calibration photo (repeatable).")
+flags.DEFINE_integer("num_calibration_samples", 32, "Calibration samples per model; a quarter as "
+                     "many (at least 4) are held back for the accuracy checks.")
+flags.DEFINE_multi_string("random_calibration", [], "NAME: calibrate this model on seeded random "
+                          "inputs instead of photos (for models photos can't feed).")
+flags.DEFINE_string("report", None, "Write the report as JSON to this path.")
+
+
+def _parse_model_recipes(values: list[str]) -> dict[str, str]:
+  out = {}
+  for value in values:
+    name, sep, recipe = value.partition("=")
+    if not sep or not name or not recipe:
+      raise UserError(f"--model_recipe={value}: expected NAME=RECIPE")
+    out[name] = recipe
+  return out
+
+
+def main(argv: list[str]) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.WARNING)  # the engine logs every tensor mapping at INFO
+  warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+  try:
+    for flag in ("input", "output"):
+      if not FLAGS[flag].value:
+        raise UserError(f"--{flag} is required")
+    options = pipeline.Options(
+        input=FLAGS.input, output=FLAGS.output, recipe=FLAGS.recipe,
+        model_recipes=_parse_model_recipes(FLAGS.model_recipe), exclude=list(FLAGS.exclude),
+        calibration_dir=FLAGS.calibration_dir, calibration_images=list(FLAGS.calibration_image),
+        num_calibration_samples=FLAGS.num_calibration_samples,
+        random_calibration=list(FLAGS.random_calibration), report=FLAGS.report)
+    result = pipeline.run(options)
+    if options.report:
+      bundle.write_file_atomically(options.report, report.to_json(result))
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  print(report.table(result))
+  return 0
+
+
+def run() -> None:
+  """Entry point: quiet TensorFlow's and MediaPipe's native logs, then run main under absl."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  os.environ.setdefault("GLOG_minloglevel", "2")
+  app.run(main)

@@ -1,0 +1,84 @@
+"""What a model expects of an image input, read from the model itself.
+
+Input size comes from the input tensor's shape; the normalisation (mean, std)
+from the TFLITE_METADATA that MediaPipe reads for the same purpose.
+"""
+
+import dataclasses
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_schema
+from PIL import Image
+
+from mediapipe_int8 import tflite_file
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageInput:
+  height: int
+  width: int
+  mean: tuple[float, ...]
+  std: tuple[float, ...]
+  normalization_from_metadata: bool
+
+  def normalize(self, pixels: np.ndarray) -> np.ndarray:
+    """uint8 H x W x 3 (already of the input's size) -> float32 1 x H x W x 3."""
+    values = (pixels.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
+    return values[np.newaxis].astype(np.float32)
+
+  def resize_whole(self, pixels: np.ndarray) -> np.ndarray:
+    """The whole photo, letterboxed to the input's aspect ratio, as the model's input."""
+    return self.normalize(letterbox(pixels, self.width, self.height))
+
+
+def image_input(model: schema.ModelT) -> ImageInput | None:
+  """The model's image input, or None when its first input is not an N x H x W x 3 float image."""
+  subgraph = model.subgraphs[0]
+  tensor = subgraph.tensors[int(subgraph.inputs[0])]
+  shape = [int(d) for d in tensor.shape]
+  if len(shape) != 4 or shape[3] != 3 or tensor.type != schema.TensorType.FLOAT32:
+    return None
+  mean_std = _normalization(tflite_file.metadata_buffers(model).get("TFLITE_METADATA"))
+  if mean_std is None:
+    # No metadata: MediaPipe would refuse such a float model; [0, 1] is the common convention.
+    return ImageInput(shape[1], shape[2], (0.0,), (255.0,), False)
+  return ImageInput(shape[1], shape[2], mean_std[0], mean_std[1], True)
+
+
+def _normalization(metadata: bytes | None):
+  if not metadata:
+    return None
+  root = metadata_schema.ModelMetadataT.InitFromObj(
+      metadata_schema.ModelMetadata.GetRootAs(metadata, 0))
+  for subgraph in root.subgraphMetadata or []:
+    for tensor in (subgraph.inputTensorMetadata or [])[:1]:
+      for unit in tensor.processUnits or []:
+        if unit.optionsType == metadata_schema.ProcessUnitOptions.NormalizationOptions:
+          return tuple(float(v) for v in unit.options.mean), tuple(float(v) for v in unit.options.std)
+  return None
+
+
+def letterbox(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+  """Scales the photo to fit width x height, keeping its aspect ratio; pads with black."""
+  h, w = pixels.shape[:2]
+  scale = min(width / w, height / h)
+  new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+  resized = np.asarray(Image.fromarray(pixels).resize((new_w, new_h), Image.BILINEAR))
+  out = np.zeros((height, width, 3), np.uint8)
+  top, left = (height - new_h) // 2, (width - new_w) // 2
+  out[top:top + new_h, left:left + new_w] = resized
+  return out
+
+
+def crop(pixels: np.ndarray, center: tuple[float, float], side: float, angle: float,
+         width: int, height: int) -> np.ndarray:
+  """A square region of side `side` px around `center`, rotated by `angle` rad, resampled to width x height."""
+  cos, sin = np.cos(angle), np.sin(angle)
+  sx, sy = side / width, side / height
+  u0 = v0 = -side / 2  # PIL maps continuous coordinates (pixel centres at +0.5), as MediaPipe does
+  coefficients = (cos * sx, -sin * sy, center[0] + cos * u0 - sin * v0,
+                  sin * sx, cos * sy, center[1] + sin * u0 + cos * v0)
+  image = Image.fromarray(pixels).transform((width, height), Image.AFFINE, coefficients,
+                                            resample=Image.BILINEAR)
+  return np.asarray(image)

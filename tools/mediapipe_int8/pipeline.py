@@ -1,0 +1,221 @@
+"""One pass over a bundle: read, then per model prepare, calibrate, quantize, check; then write.
+
+Data flows one way. Nothing is written until every model has passed its
+checks, and then only through a temporary file and a rename.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+from mediapipe_int8 import bundle, calibrate, check, image_input, photos, prepare, quantize, recipes
+from mediapipe_int8 import tflite_file
+from mediapipe_int8.errors import UserError
+
+
+@dataclasses.dataclass
+class Options:
+  input: str
+  output: str
+  recipe: str = "int8"
+  model_recipes: dict[str, str] = dataclasses.field(default_factory=dict)
+  exclude: list[str] = dataclasses.field(default_factory=list)
+  calibration_dir: str | None = None
+  calibration_images: list[str] = dataclasses.field(default_factory=list)
+  num_calibration_samples: int = 32
+  random_calibration: list[str] = dataclasses.field(default_factory=list)
+  report: str | None = None
+
+
+def progress(message: str) -> None:
+  print(message, file=sys.stderr, flush=True)
+
+
+def run(options: Options) -> dict:
+  """Quantizes options.input into options.output; returns the report."""
+  _check_recipe_names(options)
+  if options.num_calibration_samples < 1:
+    raise UserError(f"--num_calibration_samples={options.num_calibration_samples}: must be at least 1")
+  data = _read_input(options.input)
+  names = _model_paths(data, options.input)
+  for flag, given in (("--model_recipe", options.model_recipes), ("--exclude", options.exclude),
+                      ("--random_calibration", options.random_calibration)):
+    for name in given:
+      if name not in names:
+        raise UserError(f"{options.input}: {flag} names {name!r}, which is not an entry; "
+                        f"entries: {', '.join(sorted(names))}")
+  photo_list = photos.load(photos.photo_paths(options.calibration_dir, options.calibration_images)) \
+      if options.calibration_dir or options.calibration_images else []
+  job = _Job(options, photo_list)
+  if not tflite_file.is_tflite(data):  # a .tflite may end with an (empty) zip: test it first
+    output = job.bundle(data, options.input, prefix="")
+  else:
+    output = job.model(data, os.path.basename(options.input), options.input, None)
+  report = {
+      "input": os.path.basename(options.input),
+      "input_bytes": len(data),
+      "output_bytes": len(output),
+      "calibration_photos": [p.name for p in photo_list],
+      "entries": job.entries,
+      "models": job.models,
+  }
+  bundle.write_file_atomically(options.output, output)
+  return report
+
+
+def _check_recipe_names(options: Options) -> None:
+  for where, recipe in [("--recipe", options.recipe)] + [
+      (f"--model_recipe={n}", r) for n, r in options.model_recipes.items()]:
+    if recipe not in recipes.RECIPES:
+      raise UserError(f"{where}: unknown recipe {recipe!r}; known: {', '.join(recipes.RECIPES)}")
+
+
+def _read_input(path: str) -> bytes:
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except FileNotFoundError:
+    raise UserError(f"{path}: input file does not exist") from None
+  except OSError as e:
+    raise UserError(f"{path}: input file cannot be read ({e.strerror})") from None
+  if not bundle.is_zip(data) and not tflite_file.is_tflite(data):
+    raise UserError(f"{path}: not a .task bundle (zip) nor a .tflite model")
+  return data
+
+
+def _model_paths(data: bytes, source: str) -> set[str]:
+  """Every entry path in the input (nested ones as outer.task/inner); error if no model at all."""
+  if tflite_file.is_tflite(data):
+    return {os.path.basename(source)}
+  paths = set()
+  has_model = False
+  def walk(blob, where, prefix):
+    nonlocal has_model
+    for entry in bundle.read_entries(blob, where):
+      path = prefix + entry.name
+      paths.add(path)
+      if _is_nested_bundle(entry):
+        walk(entry.data, f"{where}/{entry.name}", path + "/")
+      elif entry.name.endswith(".tflite"):
+        has_model = True
+  walk(data, source, "")
+  if not has_model:
+    raise UserError(f"{source}: bundle holds no .tflite model")
+  return paths
+
+
+def _is_nested_bundle(entry: bundle.Entry) -> bool:
+  return entry.name.endswith(".task") and bundle.is_zip(entry.data)
+
+
+class _Job:
+  """The state of one run: options, photos, and what the report collects."""
+
+  def __init__(self, options: Options, photo_list):
+    self.options = options
+    self.photos = photo_list
+    self.entries: list[dict] = []
+    self.models: list[dict] = []
+
+  def recipe_for(self, path: str) -> str:
+    return self.options.model_recipes.get(path, self.options.recipe)
+
+  def bundle(self, data: bytes, source: str, prefix: str) -> bytes:
+    entries = bundle.read_entries(data, source)
+    prepared, model_infos, sources = {}, {}, {}
+    for entry in entries:
+      path = prefix + entry.name
+      if entry.name.endswith(".tflite") and path not in self.options.exclude:
+        where = f"{source}/{entry.name}"
+        sources[entry.name] = where
+        prepared[entry.name] = self._prepare(entry.data, path, where)
+        model_infos[entry.name] = _model_info(entry.name, prepared[entry.name])
+    needs = {n for n in prepared if recipes.needs_calibration(self.recipe_for(prefix + n))}
+    samples = self._samples(model_infos, needs, data, source, prefix)
+    out = []
+    for entry in entries:
+      path = prefix + entry.name
+      if path in self.options.exclude:
+        self.entries.append({"name": path, "action": "excluded"})
+      elif entry.name in prepared:
+        out.append(bundle.Entry(entry.name, self.model(
+            entry.data, path, sources[entry.name], samples.get(entry.name), prepared[entry.name])))
+      elif _is_nested_bundle(entry):
+        out.append(bundle.Entry(entry.name, self.bundle(entry.data, f"{source}/{entry.name}", path + "/")))
+        self.entries.append({"name": path, "action": "bundle"})
+      else:
+        out.append(entry)
+        self.entries.append({"name": path, "action": "copied"})
+    return bundle.write_entries(out)
+
+  def _prepare(self, data: bytes, path: str, where: str) -> prepare.Preparation:
+    progress(f"{path}: prepare")
+    return prepare.prepare(tflite_file.parse(data, where))
+
+  def _samples(self, model_infos, needs, data, source, prefix):
+    random_names = {n for n in model_infos if prefix + n in self.options.random_calibration}
+    if not needs and not random_names and not self.photos:
+      return {}
+    held_only = set(model_infos) - needs  # held-back samples still serve the checks of other recipes
+    progress(f"{source}: calibrate {', '.join(sorted(needs)) or '-'} "
+             f"({self.options.num_calibration_samples} samples each)")
+    return calibrate.make_samples(model_infos, needs, data, self.photos,
+                                  self.options.num_calibration_samples, random_names, source,
+                                  frozenset(held_only))
+
+  def model(self, data: bytes, path: str, where: str, samples, prepared=None) -> bytes:
+    recipe = self.recipe_for(path)
+    if recipe == recipes.NONE:
+      self.entries.append({"name": path, "action": "copied", "recipe": recipe})
+      return data
+    if prepared is None:
+      prepared = self._prepare(data, path, where)
+      needs = {path} if recipes.needs_calibration(recipe) else set()
+      samples = calibrate.make_samples(
+          {path: _model_info(path, prepared)}, needs, None, self.photos,
+          self.options.num_calibration_samples, set(self.options.random_calibration), where,
+          frozenset({path}) - needs).get(path)
+    if recipes.needs_calibration(recipe) and samples is None:
+      raise UserError(f"{where}: recipe {recipe} needs calibration photos: pass --calibration_dir")
+    progress(f"{path}: quantize ({recipe})")
+    started = time.monotonic()
+    float_bytes = tflite_file.serialize(prepared.model)
+    quantized = quantize.calibrate_and_quantize(
+        prepared, recipe, samples.calibration if samples else None, where)
+    check.check_interface(prepared.model, quantized, where)
+    check.check_metadata(prepared.model, quantized, where)
+    output = tflite_file.serialize(quantized)
+    progress(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
+    self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
+    self.models.append(_model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples))
+    return output
+
+
+def _model_info(name: str, prepared: prepare.Preparation) -> calibrate.ModelInfo:
+  graph = prepared.model.subgraphs[0]
+  shapes = [tuple(int(d) for d in graph.tensors[i].shape) for i in graph.inputs]
+  return calibrate.ModelInfo(name, tflite_file.serialize(prepared.model), shapes,
+                             image_input.image_input(prepared.model))
+
+
+def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples) -> dict:
+  graph = prepared.model.subgraphs[0]
+  output_names = [graph.tensors[i].name.decode() for i in graph.outputs]
+  report = {
+      "name": path,
+      "recipe": recipe,
+      "bytes_before": len(data),
+      "bytes_after": len(output),
+      "float16_constants_folded": prepared.folded_float16,
+      "ops": check.op_precisions(quantized),
+  }
+  if samples is not None:
+    errors, landmarks = check.compare(float_bytes, output, samples.held_back, output_names,
+                                      samples.landmark_pixel_scale)
+    report["calibration"] = {"samples": len(samples.calibration), "held_back": len(samples.held_back),
+                             "source": samples.source}
+    report["outputs"] = [{"name": e.name, "max_abs_error": e.max_abs, "sqnr_db": e.sqnr_db} for e in errors]
+    if landmarks is not None:
+      report["landmarks_px"] = {"mean": landmarks.mean_px, "max": landmarks.max_px}
+  return report

@@ -1,0 +1,46 @@
+"""Runs ai-edge-quantizer on a prepared float model and restores the model's interface.
+
+The quantizer renames output tensors (`<name>_dequant`) and keeps the signature
+that preparation added; both are put back as the source model had them, so
+the output model differs from the source only inside.
+"""
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_quantizer import quantizer
+
+from mediapipe_int8 import prepare, recipes, tflite_file
+from mediapipe_int8.runner import THREADS
+
+
+def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
+                           calibration: list[list[np.ndarray]] | None, source: str) -> schema.ModelT:
+  """Returns the quantized model (inline buffers, source interface names, no added signature)."""
+  float_bytes = tflite_file.serialize(prepared.model)
+  engine = quantizer.Quantizer(float_bytes, recipes.build(recipe))
+  result = None
+  if engine.need_calibration:
+    signature = prepared.model.signatureDefs[0]
+    names = [t.name.decode() for t in signature.inputs]
+    feeds = [dict(zip(names, sample, strict=True)) for sample in calibration]
+    result = engine.calibrate({signature.signatureKey.decode(): feeds}, num_threads=THREADS)
+  quantized = engine.quantize(result, enable_progress_bar=False, enable_progress_report=False).quantized_model
+  model = tflite_file.parse(bytes(quantized), source)
+  _restore_interface(model, prepared)
+  return model
+
+
+def _restore_interface(model: schema.ModelT, prepared: prepare.Preparation) -> None:
+  source_graph = prepared.model.subgraphs[0]
+  graph = model.subgraphs[0]
+  for ends, source_ends in ((graph.inputs, source_graph.inputs), (graph.outputs, source_graph.outputs)):
+    for index, source_index in zip(ends, source_ends, strict=True):
+      wanted = source_graph.tensors[source_index].name
+      tensor = graph.tensors[index]
+      if tensor.name != wanted:
+        for other in graph.tensors:  # the quantizer kept the old name on an inner tensor
+          if other.name == wanted:
+            other.name = wanted + b"_int"
+        tensor.name = wanted
+  if prepared.added_signature:
+    model.signatureDefs = None

@@ -1,0 +1,36 @@
+"""The recipes users name, as ai-edge-quantizer recipes that keep float32 model inputs and outputs."""
+
+from ai_edge_quantizer import qtyping, recipe_manager
+
+NONE = "none"
+RECIPES = {
+    "int8": "int8 weights and int8 activations; float32 model inputs and outputs (calibrated)",
+    "weight_only_int8": "int8 weights, float computation",
+    "dynamic_int8": "int8 weights, activations quantized at run time",
+    "int16x8": "int8 weights and int16 activations; float32 model inputs and outputs (calibrated)",
+    NONE: "the model is copied unchanged",
+}
+_STATIC_ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
+
+
+def needs_calibration(recipe: str) -> bool:
+  return recipe in _STATIC_ACTIVATION_BITS
+
+
+def build(recipe: str) -> list[dict]:
+  """The ai-edge-quantizer recipe for one of RECIPES (not NONE)."""
+  manager = recipe_manager.RecipeManager()
+  ops = qtyping.TFLOperationName
+  if recipe in _STATIC_ACTIVATION_BITS:
+    manager.add_static_config(regex=".*", operation_name=ops.ALL_SUPPORTED,
+                              activation_num_bits=_STATIC_ACTIVATION_BITS[recipe], weight_num_bits=8)
+    # Without these the model's own inputs and outputs become int8, which MediaPipe rejects.
+    for boundary in (ops.INPUT, ops.OUTPUT):
+      manager.add_quantization_config(regex=".*", operation_name=boundary, algorithm_key="no_quantize")
+  elif recipe == "weight_only_int8":
+    manager.add_weight_only_config(regex=".*", operation_name=ops.ALL_SUPPORTED, num_bits=8)
+  elif recipe == "dynamic_int8":
+    manager.add_dynamic_config(regex=".*", operation_name=ops.ALL_SUPPORTED, num_bits=8)
+  else:
+    raise ValueError(recipe)
+  return manager.get_quantization_recipe()

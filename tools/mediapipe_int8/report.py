@@ -1,0 +1,47 @@
+"""The run's report: a short table for people, JSON for machines.
+
+The JSON holds no times and no paths, so the same input gives the same report.
+"""
+
+import json
+import math
+
+
+def to_json(report: dict) -> bytes:
+  return (json.dumps(_finite(report), indent=2, sort_keys=True) + "\n").encode()
+
+
+def _finite(value):
+  """JSON has no infinity: an exact match (SQNR inf) is written as null; floats get 6 digits."""
+  if isinstance(value, float):
+    return None if math.isinf(value) or math.isnan(value) else float(f"{value:.6g}")
+  if isinstance(value, dict):
+    return {k: _finite(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [_finite(v) for v in value]
+  return value
+
+
+def table(report: dict) -> str:
+  lines = [f"{report['input']}: {report['input_bytes']:,} -> {report['output_bytes']:,} bytes "
+           f"({100.0 * report['output_bytes'] / report['input_bytes']:.0f}%)"]
+  header = f"{'model':<34} {'recipe':<16} {'bytes':>21} {'int8 ops':>9} {'float ops':>9}  worst output (max abs, SQNR)   landmarks px (mean/max)"
+  lines.append(header)
+  for model in report["models"]:
+    counts = {}
+    for per_type in model["ops"].values():
+      for precision, n in per_type.items():
+        counts[precision] = counts.get(precision, 0) + n
+    int_ops = counts.get("int8", 0) + counts.get("int16", 0)
+    float_ops = counts.get("float", 0) + counts.get("float, int8 weights", 0)
+    worst = "-"
+    if model.get("outputs"):
+      o = min(model["outputs"], key=lambda o: o["sqnr_db"])
+      worst = f"{o['max_abs_error']:.4g}, {o['sqnr_db']:.1f} dB"
+    marks = "-"
+    if "landmarks_px" in model:
+      marks = f"{model['landmarks_px']['mean']:.2f} / {model['landmarks_px']['max']:.2f}"
+    sizes = f"{model['bytes_before']:,} -> {model['bytes_after']:,}"
+    lines.append(f"{model['name']:<34} {model['recipe']:<16} {sizes:>21} {int_ops:>9} {float_ops:>9}  "
+                 f"{worst:<29} {marks}")
+  return "\n".join(lines)

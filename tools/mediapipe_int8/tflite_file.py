@@ -1,0 +1,98 @@
+"""Parses and serializes .tflite flatbuffers as mutable ModelT objects.
+
+Buffers that a writer placed after the flatbuffer (offset/size fields) are
+moved back inline: MediaPipe reads TFLITE_METADATA only from inline data, and
+a re-pack that ignores offsets silently loses every such weight.
+"""
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.tools import flatbuffer_utils
+
+from mediapipe_int8.errors import UserError
+
+_IDENTIFIER = b"TFL3"
+
+
+def is_tflite(data: bytes) -> bool:
+  return len(data) >= 8 and data[4:8] == _IDENTIFIER
+
+
+def parse(data: bytes, source: str) -> schema.ModelT:
+  """Returns the model in `data`, with every buffer inline; UserError if corrupt."""
+  if not is_tflite(data):
+    raise UserError(f"{source}: not a TFLite model (no TFL3 identifier)")
+  try:
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+  except Exception as e:  # flatbuffers raises whatever the bad offsets lead to
+    raise UserError(f"{source}: corrupt or truncated TFLite model ({type(e).__name__})") from None
+  if not model.subgraphs:
+    raise UserError(f"{source}: TFLite model has no subgraph")
+  _inline_external_buffers(model, data, source)
+  _check_references(model, source)
+  return model
+
+
+def _inline_external_buffers(model: schema.ModelT, data: bytes, source: str) -> None:
+  for index, buffer in enumerate(model.buffers or []):
+    if buffer.offset > 1:
+      end = buffer.offset + buffer.size
+      if end > len(data):
+        raise UserError(f"{source}: buffer {index} points past the end of the file (truncated?)")
+      buffer.data = np.frombuffer(data, np.uint8, buffer.size, buffer.offset).copy()
+    buffer.offset = 0
+    buffer.size = 0
+
+
+def _check_references(model: schema.ModelT, source: str) -> None:
+  num_buffers = len(model.buffers or [])
+  num_codes = len(model.operatorCodes or [])
+  for subgraph in model.subgraphs:
+    num_tensors = len(subgraph.tensors or [])
+    for tensor in subgraph.tensors or []:
+      if not 0 <= tensor.buffer < max(num_buffers, 1):
+        raise UserError(f"{source}: tensor {tensor.name!r} refers to a missing buffer")
+    for op in subgraph.operators or []:
+      if not 0 <= op.opcodeIndex < num_codes:
+        raise UserError(f"{source}: an operator refers to a missing operator code")
+      for t in list(_as_list(op.inputs)) + list(_as_list(op.outputs)):
+        if t >= num_tensors:
+          raise UserError(f"{source}: an operator refers to a missing tensor")
+  for meta in model.metadata or []:
+    if not 0 <= meta.buffer < num_buffers:
+      raise UserError(f"{source}: metadata {meta.name!r} refers to a missing buffer")
+
+
+def _as_list(values) -> list[int]:
+  return [] if values is None else [int(v) for v in values]
+
+
+def serialize(model: schema.ModelT) -> bytes:
+  """Packs `model` with every buffer inline."""
+  return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def builtin_code(model: schema.ModelT, op: schema.OperatorT) -> int:
+  code = model.operatorCodes[op.opcodeIndex]
+  return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def op_name(code: int) -> str:
+  return _BUILTIN_NAMES.get(code, f"OP_{code}")
+
+
+_BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+
+def type_name(tensor_type: int) -> str:
+  return _TYPE_NAMES.get(tensor_type, str(tensor_type))
+
+
+def metadata_buffers(model: schema.ModelT) -> dict[str, bytes]:
+  """Every named metadata entry's bytes (TFLITE_METADATA, min_runtime_version, ...)."""
+  out = {}
+  for meta in model.metadata or []:
+    data = model.buffers[meta.buffer].data
+    out[meta.name.decode()] = b"" if data is None else bytes(np.asarray(data, np.uint8))
+  return out
