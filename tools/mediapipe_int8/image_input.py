@@ -8,7 +8,6 @@ import dataclasses
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
-from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_schema
 from PIL import Image
 
 from mediapipe_int8 import tflite_file
@@ -49,6 +48,9 @@ def image_input(model: schema.ModelT) -> ImageInput | None:
 def _normalization(metadata: bytes | None):
   if not metadata:
     return None
+  # Imported here: importing mediapipe costs seconds, and argument errors should come at once.
+  from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_schema
+
   root = metadata_schema.ModelMetadataT.InitFromObj(
       metadata_schema.ModelMetadata.GetRootAs(metadata, 0))
   for subgraph in root.subgraphMetadata or []:

@@ -1,0 +1,100 @@
+"""Small float16 models and bundles that the tests make themselves (Keras -> TFLite)."""
+
+import functools
+import io
+import zipfile
+
+import flatbuffers
+import numpy as np
+from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_schema
+
+from mediapipe_int8 import bundle, tflite_file
+
+
+@functools.lru_cache(maxsize=None)
+def image_model(signature: bool = True, metadata: bool = True, size: int = 32) -> bytes:
+  """conv + depthwise + PReLU + dense on a size x size RGB image, weights stored as float16."""
+  import tensorflow as tf
+
+  tf.keras.utils.set_random_seed(7)
+  image = tf.keras.Input((size, size, 3), batch_size=1, name="image")
+  x = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(image)
+  x = tf.keras.layers.DepthwiseConv2D(3, padding="same")(x)
+  x = tf.keras.layers.PReLU(shared_axes=[1, 2])(x)
+  x = tf.keras.layers.GlobalAveragePooling2D()(x)
+  scores = tf.keras.layers.Dense(4, name="scores")(x)
+  converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(image, scores))
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  converter.target_spec.supported_types = [tf.float16]
+  model = tflite_file.parse(converter.convert(), "synthetic")
+  if not signature:
+    model.signatureDefs = None
+  if metadata:
+    _add_metadata(model, b"TFLITE_METADATA", image_metadata(mean=127.5, std=127.5))
+  return tflite_file.serialize(model)
+
+
+@functools.lru_cache(maxsize=None)
+def points_model() -> bytes:
+  """A dense model over 10 x 2 points (not an image), weights stored as float16."""
+  import tensorflow as tf
+
+  tf.keras.utils.set_random_seed(8)
+  points = tf.keras.Input((10, 2), batch_size=1, name="points")
+  x = tf.keras.layers.Flatten()(points)
+  x = tf.keras.layers.Dense(16, activation="relu")(x)
+  out = tf.keras.layers.Dense(3, activation="sigmoid")(x)
+  converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(points, out))
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  converter.target_spec.supported_types = [tf.float16]
+  return bytes(converter.convert())
+
+
+def image_metadata(mean: float, std: float) -> bytes:
+  """A TFLITE_METADATA flatbuffer with one image input and its normalisation."""
+  normalization = metadata_schema.NormalizationOptionsT()
+  normalization.mean, normalization.std = [mean], [std]
+  unit = metadata_schema.ProcessUnitT()
+  unit.optionsType = metadata_schema.ProcessUnitOptions.NormalizationOptions
+  unit.options = normalization
+  tensor = metadata_schema.TensorMetadataT()
+  tensor.name = "image"
+  tensor.processUnits = [unit]
+  subgraph = metadata_schema.SubGraphMetadataT()
+  subgraph.inputTensorMetadata = [tensor]
+  root = metadata_schema.ModelMetadataT()
+  root.name = "synthetic"
+  root.subgraphMetadata = [subgraph]
+  builder = flatbuffers.Builder(0)
+  builder.Finish(root.Pack(builder), file_identifier=b"M001")
+  return bytes(builder.Output())
+
+
+def _add_metadata(model, name: bytes, data: bytes) -> None:
+  from ai_edge_litert import schema_py_generated as schema
+
+  buffer = schema.BufferT()
+  buffer.data = np.frombuffer(data, np.uint8).copy()
+  model.buffers.append(buffer)
+  entry = schema.MetadataT()
+  entry.name = name
+  entry.buffer = len(model.buffers) - 1
+  model.metadata = (model.metadata or []) + [entry]
+
+
+DATA_ENTRY = ("pipeline.binarypb", bytes(range(256)) * 3)
+
+
+def bundle_of(models: dict[str, bytes], data_entry=DATA_ENTRY) -> bytes:
+  entries = [bundle.Entry(n, d) for n, d in models.items()]
+  if data_entry:
+    entries.insert(1, bundle.Entry(*data_entry))
+  return bundle.write_entries(entries)
+
+
+def deflated_zip(entries: dict[str, bytes]) -> bytes:
+  out = io.BytesIO()
+  with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+    for name, data in entries.items():
+      archive.writestr(name, data)
+  return out.getvalue()
