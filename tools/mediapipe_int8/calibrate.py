@@ -37,6 +37,9 @@ BLENDSHAPE_LANDMARKS = (
     380, 381, 382, 384, 385, 386, 387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454,
     466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477)
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 33, 263
+# MediaPipe's face detector graph clips score logits to +-100 before the sigmoid
+# (score_clipping_thresh), so a wider range only costs the scores their precision.
+DETECTOR_CLAMPS = {"classificators": (-100.0, 100.0), "regressors": (-192.0, 192.0)}
 # Face crop side relative to the landmarks' bounding box: this matches MediaPipe's own crop
 # (measured on the astronaut: at 1.4 the float landmarks model reproduces MediaPipe's landmarks
 # within 0.30 px mean; 1.3: 0.34, 1.5: 0.35, 1.2: 0.66, 1.7: 0.50).
@@ -51,6 +54,8 @@ class Samples:
   source: str  # how they were made, for the report
   # Image pixels per output unit of the landmarks output, per held-back sample (landmarks model only).
   landmark_pixel_scale: list[float] | None = None
+  # Bounds on named tensors' ranges that the pipeline makes lossless (values beyond are never used).
+  clamps: dict[str, tuple[float, float]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,16 +136,16 @@ def _whole_photo_samples(info: ModelInfo, photos: list[Photo], num_samples: int,
 
 
 def _photo_variant(pixels: np.ndarray, index: int, target: image_input.ImageInput) -> np.ndarray:
-  """Sample 0 of a photo is the photo letterboxed; others zoom, shift and turn it a little."""
-  h, w = pixels.shape[:2]
-  side = float(max(h, w))
+  """Sample 0 of a photo is the whole photo letterboxed, as MediaPipe feeds it; others frame a
+  random window of 60 to 100% of each side, letterboxed the same way (other framings, no
+  borders that a camera never makes)."""
   if index == 0:
     return image_input.letterbox(pixels, target.width, target.height)
   rng = np.random.default_rng([SEED, index])
-  scale = rng.uniform(0.7, 1.05)
-  center = (w / 2 + rng.uniform(-0.15, 0.15) * w, h / 2 + rng.uniform(-0.15, 0.15) * h)
-  angle = rng.uniform(-0.2, 0.2)
-  return image_input.crop(pixels, center, side * scale, angle, target.width, target.height)
+  h, w = pixels.shape[:2]
+  win_h, win_w = int(h * rng.uniform(0.6, 1.0)), int(w * rng.uniform(0.6, 1.0))
+  top, left = int(rng.integers(0, h - win_h + 1)), int(rng.integers(0, w - win_w + 1))
+  return image_input.letterbox(pixels[top:top + win_h, left:left + win_w], target.width, target.height)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,4 +219,5 @@ def _face_landmarker_samples(models: dict[str, ModelInfo], needs: set[str], floa
                                     f"146 landmarks (image px) of the float landmarks model; {held_note}")
   if FACE_DETECTOR in needs:
     out[FACE_DETECTOR] = _whole_photo_samples(models[FACE_DETECTOR], photos, num_samples, source)
+    out[FACE_DETECTOR].clamps = DETECTOR_CLAMPS
   return out

@@ -61,8 +61,13 @@ def check_metadata(source: schema.ModelT, output: schema.ModelT, name: str) -> N
 
 
 def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.ndarray]],
-            output_names: list[str], landmark_scales: list[float] | None = None):
-  """Max abs error and SQNR per output, and landmark error in image pixels where asked."""
+            output_names: list[str], landmark_scales: list[float] | None = None,
+            clamps: dict[str, tuple[float, float]] | None = None):
+  """Max abs error and SQNR per output, and landmark error in image pixels where asked.
+
+  Outputs named in `clamps` are compared after clipping both to those bounds, as the pipeline
+  that reads them does (a detector's far-off background anchors would swamp the numbers).
+  """
   reference, candidate = runner.Model(float_model), runner.Model(quantized_model)
   expected, actual = [], []
   for sample in samples:
@@ -72,6 +77,8 @@ def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.nd
   for i, name in enumerate(output_names):
     want = np.concatenate([e[i].ravel() for e in expected]).astype(np.float64)
     got = np.concatenate([a[i].ravel() for a in actual]).astype(np.float64)
+    if clamps and name in clamps:
+      want, got = np.clip(want, *clamps[name]), np.clip(got, *clamps[name])
     errors.append(OutputError(name, float(np.abs(want - got).max()), sqnr_db(want, got)))
   landmarks = None
   if landmark_scales is not None:

@@ -11,7 +11,7 @@ import warnings
 
 from absl import app, flags, logging
 
-from mediapipe_int8 import bundle, pipeline, recipes, report
+from mediapipe_int8 import bundle, pipeline, quantize, recipes, report
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -28,6 +28,11 @@ flags.DEFINE_integer("num_calibration_samples", 32, "Calibration samples per mod
                      "many (at least 4) are held back for the accuracy checks.")
 flags.DEFINE_multi_string("random_calibration", [], "NAME: calibrate this model on seeded random "
                           "inputs instead of photos (for models photos can't feed).")
+flags.DEFINE_enum("range_method", "percentile", ["minmax", "percentile"],
+                  "How activation ranges are estimated from calibration samples: minmax (smallest "
+                  "and largest value seen) or percentile (pooled, outlier-robust).")
+flags.DEFINE_float("range_percentile", 99.99, "With --range_method=percentile: the upper percentile "
+                   "(the lower is 100 minus it).", lower_bound=50.0, upper_bound=100.0)
 flags.DEFINE_string("report", None, "Write the report as JSON to this path.")
 
 
@@ -55,7 +60,8 @@ def main(argv: list[str]) -> int:
         model_recipes=_parse_model_recipes(FLAGS.model_recipe), exclude=list(FLAGS.exclude),
         calibration_dir=FLAGS.calibration_dir, calibration_images=list(FLAGS.calibration_image),
         num_calibration_samples=FLAGS.num_calibration_samples,
-        random_calibration=list(FLAGS.random_calibration), report=FLAGS.report)
+        random_calibration=list(FLAGS.random_calibration),
+        ranges=quantize.RangeOptions(FLAGS.range_method, FLAGS.range_percentile), report=FLAGS.report)
     result = pipeline.run(options)
     if options.report:
       bundle.write_file_atomically(options.report, report.to_json(result))

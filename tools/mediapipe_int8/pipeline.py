@@ -25,6 +25,7 @@ class Options:
   calibration_images: list[str] = dataclasses.field(default_factory=list)
   num_calibration_samples: int = 32
   random_calibration: list[str] = dataclasses.field(default_factory=list)
+  ranges: quantize.RangeOptions = quantize.RangeOptions()
   report: str | None = None
 
 
@@ -182,13 +183,17 @@ class _Job:
     started = time.monotonic()
     float_bytes = tflite_file.serialize(prepared.model)
     quantized = quantize.calibrate_and_quantize(
-        prepared, recipe, samples.calibration if samples else None, where)
+        prepared, recipe, samples.calibration if samples else None, where, self.options.ranges,
+        samples.clamps if samples else None)
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.serialize(quantized)
     progress(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
-    self.models.append(_model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples))
+    report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
+    if recipes.needs_calibration(recipe):
+      report["ranges"] = dataclasses.asdict(self.options.ranges)
+    self.models.append(report)
     return output
 
 
@@ -212,9 +217,9 @@ def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, 
   }
   if samples is not None:
     errors, landmarks = check.compare(float_bytes, output, samples.held_back, output_names,
-                                      samples.landmark_pixel_scale)
+                                      samples.landmark_pixel_scale, samples.clamps)
     report["calibration"] = {"samples": len(samples.calibration), "held_back": len(samples.held_back),
-                             "source": samples.source}
+                             "source": samples.source, "clamps": samples.clamps}
     report["outputs"] = [{"name": e.name, "max_abs_error": e.max_abs, "sqnr_db": e.sqnr_db} for e in errors]
     if landmarks is not None:
       report["landmarks_px"] = {"mean": landmarks.mean_px, "max": landmarks.max_px}

@@ -5,26 +5,34 @@ that preparation added; both are put back as the source model had them, so
 the output model differs from the source only inside.
 """
 
+import dataclasses
+
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import quantizer
 
-from mediapipe_int8 import prepare, recipes, tflite_file
-from mediapipe_int8.runner import THREADS
+from mediapipe_int8 import prepare, ranges, recipes, tflite_file
+
+
+@dataclasses.dataclass(frozen=True)
+class RangeOptions:
+  method: str = "percentile"
+  percentile: float = ranges.DEFAULT_PERCENTILE
 
 
 def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
-                           calibration: list[list[np.ndarray]] | None, source: str) -> schema.ModelT:
+                           calibration: list[list[np.ndarray]] | None, source: str,
+                           range_options: RangeOptions = RangeOptions(),
+                           clamps: dict[str, tuple[float, float]] | None = None) -> schema.ModelT:
   """Returns the quantized model (inline buffers, source interface names, no added signature)."""
   float_bytes = tflite_file.serialize(prepared.model)
   engine = quantizer.Quantizer(float_bytes, recipes.build(recipe))
-  result = None
+  qsvs = None
   if engine.need_calibration:
-    signature = prepared.model.signatureDefs[0]
-    names = [t.name.decode() for t in signature.inputs]
-    feeds = [dict(zip(names, sample, strict=True)) for sample in calibration]
-    result = engine.calibrate({signature.signatureKey.decode(): feeds}, num_threads=THREADS)
-  quantized = engine.quantize(result, enable_progress_bar=False, enable_progress_report=False).quantized_model
+    observations = ranges.observe(float_bytes, prepared.model, calibration)
+    qsvs = ranges.estimate(observations, range_options.method, range_options.percentile,
+                           ranges.propagate_clamps(prepared.model, clamps or {}))
+  quantized = engine.quantize(qsvs, enable_progress_bar=False, enable_progress_report=False).quantized_model
   model = tflite_file.parse(bytes(quantized), source)
   _restore_interface(model, prepared)
   return model
