@@ -1,0 +1,110 @@
+"""Google's face_landmarker.task end to end: quantize, load in MediaPipe, compare with float.
+
+Calibration uses the photos of third_party/inputs.tsv's calibration set; accuracy is judged on
+other people (the held-out set and scikit-image's astronaut). Bounds are the measured values on
+this machine with a margin (README, "Accuracy"); float's own one-pixel jitter on the same faces
+is 1.31% NME.
+"""
+
+import io
+import json
+import pathlib
+import zipfile
+
+import numpy as np
+import pytest
+import skimage.data
+
+from conftest import ROOT, run_cli
+from mediapipe_int8 import bundle, evaluate, photos, tflite_file
+
+CALIBRATION = ROOT / ".cache" / "inputs" / "calibration"
+HELDOUT = ROOT / ".cache" / "inputs" / "heldout"
+
+# recipe: (max bundle share of float, max mean NME, max faces lost of 10, max astronaut mean px)
+BOUNDS = {
+    "weight_only_int8": (0.60, 0.016, 0, 1.0),
+    "int8": (0.65, 0.07, 2, 12.0),
+}
+
+
+@pytest.fixture(scope="module")
+def heldout_photos():
+  listed = photos.load(sorted(str(p) for p in HELDOUT.glob("*.jpg")))
+  assert len(listed) == 5, "run tools/test: it fetches the held-out photos"
+  return listed + [photos.Photo("astronaut.png", np.asarray(skimage.data.astronaut()))]
+
+
+@pytest.fixture(scope="module")
+def float_faces(face_landmarker_task, heldout_photos):
+  return evaluate.detect_all(face_landmarker_task.read_bytes(), heldout_photos, blendshapes=True)
+
+
+@pytest.fixture(scope="module", params=sorted(BOUNDS))
+def quantized(request, face_landmarker_task, tmp_path_factory):
+  out_dir = tmp_path_factory.mktemp(request.param)
+  out, report = out_dir / "out.task", out_dir / "report.json"
+  run_cli(f"--input={face_landmarker_task}", f"--output={out}", f"--recipe={request.param}",
+          f"--calibration_dir={CALIBRATION}", f"--report={report}")
+  return request.param, out.read_bytes(), json.loads(report.read_text())
+
+
+def test_float_finds_every_heldout_face(float_faces):
+  assert [len(f) for f in float_faces] == [1, 1, 1, 2, 4, 1]
+
+
+def test_mediapipe_loads_it_and_it_keeps_float_answers(quantized, float_faces, heldout_photos,
+                                                        face_landmarker_task):
+  recipe, data, _ = quantized
+  max_share, max_nme, max_lost, max_astronaut_px = BOUNDS[recipe]
+  assert len(data) <= max_share * face_landmarker_task.stat().st_size
+  faces = evaluate.detect_all(data, heldout_photos, blendshapes=True)
+  assert faces[-1], "the quantized bundle finds no face in the astronaut photo"
+  comparison = evaluate.compare(float_faces, faces, heldout_photos)
+  print(recipe, comparison.as_dict())
+  assert comparison.lost_faces <= max_lost
+  assert comparison.mean_nme <= max_nme
+  astronaut = [f for f in comparison.faces if f.photo == "astronaut.png"]
+  assert astronaut and astronaut[0].mean_px <= max_astronaut_px
+
+
+def test_bundle_layout_and_entries(quantized, face_landmarker_task):
+  _, data, _ = quantized
+  source = bundle.read_entries(face_landmarker_task.read_bytes(), "float")
+  result = bundle.read_entries(data, "int8")
+  assert [e.name for e in result] == [e.name for e in source]
+  with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in archive.infolist())
+  assert all(offset % 4 == 0 for offset in bundle.data_offsets(data).values())
+  for want, got in zip(source, result):
+    if not want.name.endswith(".tflite"):
+      assert got.data == want.data
+      continue
+    want_model, got_model = tflite_file.parse(want.data, want.name), tflite_file.parse(got.data, got.name)
+    assert tflite_file.metadata_buffers(got_model) == tflite_file.metadata_buffers(want_model)
+    for kind in ("inputs", "outputs"):
+      ends = lambda m: [(m.subgraphs[0].tensors[i].type, list(m.subgraphs[0].tensors[i].shape))
+                        for i in getattr(m.subgraphs[0], kind)]
+      assert ends(got_model) == ends(want_model)
+
+
+def test_report_says_what_happened(quantized):
+  recipe, data, report = quantized
+  assert report["output_bytes"] == len(data)
+  models = {m["name"]: m for m in report["models"]}
+  assert set(models) == {"face_detector.tflite", "face_landmarks_detector.tflite",
+                         "face_blendshapes.tflite"}
+  landmarks = models["face_landmarks_detector.tflite"]
+  assert 0 < landmarks["landmarks_px"]["mean"] < landmarks["landmarks_px"]["max"]
+  assert [o["name"] for o in landmarks["outputs"]] == ["Identity", "Identity_1", "Identity_2"]
+  assert "face crops" in landmarks["calibration"]["source"]
+  conv = models["face_detector.tflite"]["ops"]["CONV_2D"]
+  assert conv == ({"int8": 21} if recipe == "int8" else {"float, int8 weights": 21})
+
+
+def test_same_bytes_on_a_second_run(quantized, face_landmarker_task, tmp_path):
+  recipe, data, _ = quantized
+  out = tmp_path / "again.task"
+  run_cli(f"--input={face_landmarker_task}", f"--output={out}", f"--recipe={recipe}",
+          f"--calibration_dir={CALIBRATION}")
+  assert out.read_bytes() == data
