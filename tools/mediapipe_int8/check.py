@@ -5,7 +5,6 @@ source's; a model that fails either is refused. Numbers (max abs error, SQNR,
 landmark pixels) come from held-back samples that calibration never saw.
 """
 
-import collections
 import dataclasses
 import math
 
@@ -97,37 +96,3 @@ def sqnr_db(signal: np.ndarray, test: np.ndarray) -> float:
   if noise == 0.0:
     return math.inf
   return 10.0 * math.log10(power / noise) if power > 0 else -math.inf
-
-
-def op_precisions(model: schema.ModelT) -> dict[str, dict[str, int]]:
-  """Per op type, how many ops compute in int8, int16, float with int8 weights, or float."""
-  graph = model.subgraphs[0]
-  produced_by_dequantize = {}
-  for op in graph.operators:
-    if tflite_file.builtin_code(model, op) == schema.BuiltinOperator.DEQUANTIZE:
-      produced_by_dequantize[int(op.outputs[0])] = graph.tensors[int(op.inputs[0])].type
-  table = collections.defaultdict(collections.Counter)
-  for op in graph.operators:
-    name = tflite_file.op_name(tflite_file.builtin_code(model, op))
-    table[name][_precision(model, graph, op, produced_by_dequantize, name)] += 1
-  return {name: dict(sorted(counts.items())) for name, counts in sorted(table.items())}
-
-
-def _precision(model, graph, op, produced_by_dequantize, name) -> str:
-  if name in ("QUANTIZE", "DEQUANTIZE"):
-    return "conversion"
-  activations, weights = [], []
-  for i in op.inputs:
-    if i < 0:
-      continue
-    tensor = graph.tensors[i]
-    data = model.buffers[tensor.buffer].data
-    (weights if data is not None and len(data) else activations).append((i, tensor.type))
-  types = {t for _, t in activations}
-  if schema.TensorType.INT8 in types:
-    return "int8"
-  if schema.TensorType.INT16 in types:
-    return "int16"
-  int_weights = any(t == schema.TensorType.INT8 for _, t in weights) or any(
-      produced_by_dequantize.get(i) == schema.TensorType.INT8 for i, _ in activations)
-  return "float, int8 weights" if int_weights else "float"

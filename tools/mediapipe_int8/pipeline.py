@@ -9,7 +9,8 @@ import os
 import sys
 import time
 
-from mediapipe_int8 import bundle, calibrate, check, image_input, photos, prepare, quantize, recipes
+from mediapipe_int8 import bundle, calibrate, check, graph_stats, image_input, photos, prepare, quantize
+from mediapipe_int8 import recipes
 from mediapipe_int8 import tflite_file
 from mediapipe_int8.errors import UserError
 
@@ -131,7 +132,7 @@ class _Job:
         where = f"{source}/{entry.name}"
         sources[entry.name] = where
         prepared[entry.name] = self._prepare(entry.data, path, where)
-        model_infos[entry.name] = _model_info(entry.name, prepared[entry.name])
+        model_infos[entry.name] = model_info(entry.name, prepared[entry.name])
     needs = {n for n in prepared if recipes.needs_calibration(self.recipe_for(prefix + n))}
     samples = self._samples(model_infos, needs, data, source, prefix)
     out = []
@@ -174,7 +175,7 @@ class _Job:
       prepared = self._prepare(data, path, where)
       needs = {path} if recipes.needs_calibration(recipe) else set()
       samples = calibrate.make_samples(
-          {path: _model_info(path, prepared)}, needs, None, self.photos,
+          {path: model_info(path, prepared)}, needs, None, self.photos,
           self.options.num_calibration_samples, set(self.options.random_calibration), where,
           frozenset({path}) - needs).get(path)
     if recipes.needs_calibration(recipe) and samples is None:
@@ -197,7 +198,7 @@ class _Job:
     return output
 
 
-def _model_info(name: str, prepared: prepare.Preparation) -> calibrate.ModelInfo:
+def model_info(name: str, prepared: prepare.Preparation) -> calibrate.ModelInfo:
   graph = prepared.model.subgraphs[0]
   shapes = [tuple(int(d) for d in graph.tensors[i].shape) for i in graph.inputs]
   return calibrate.ModelInfo(name, tflite_file.serialize(prepared.model), shapes,
@@ -213,7 +214,7 @@ def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, 
       "bytes_before": len(data),
       "bytes_after": len(output),
       "float16_constants_folded": prepared.folded_float16,
-      "ops": check.op_precisions(quantized),
+      "ops": graph_stats.op_precisions(quantized),
   }
   if samples is not None:
     errors, landmarks = check.compare(float_bytes, output, samples.held_back, output_names,

@@ -1,0 +1,248 @@
+"""Benchmark: float against each recipe on one bundle, side by side in one run.
+
+For each recipe it quantizes the bundle (calibration photos), then measures bytes, end-to-end
+accuracy against float in MediaPipe's runtime on held-out photos, latency (XNNPACK, 1 and 2
+threads, interleaved medians), the share of conv/FC MACs computed in int8, and QUANTIZE/
+DEQUANTIZE ops left inside graphs. Writes a Markdown table and PNG plots.
+
+  tools/benchmark --input=.cache/inputs/model/face_landmarker.task \\
+      --calibration_dir=.cache/inputs/calibration --heldout_dir=.cache/inputs/heldout
+"""
+
+import datetime
+import os
+import pathlib
+import platform
+import shlex
+import sys
+import tempfile
+
+import numpy as np
+from absl import app, flags, logging
+
+from mediapipe_int8 import bundle, calibrate, evaluate, graph_stats, latency, photos, pipeline
+from mediapipe_int8 import prepare, tflite_file
+from mediapipe_int8.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input", None, "The float .task bundle.", required=True)
+flags.DEFINE_string("calibration_dir", None, "Calibration photos.", required=True)
+flags.DEFINE_string("heldout_dir", None, "Photos never used for calibration: accuracy is judged on them.",
+                    required=True)
+flags.DEFINE_list("recipes", ["weight_only_int8", "dynamic_int8", "int8"], "Recipes to compare with float.")
+flags.DEFINE_multi_string("extra", [], "NAME:FLAGS: one more variant, quantized with these quantizer "
+                          "flags (space-separated), e.g. 'mixed:--recipe=int8 --model_recipe=...'.")
+flags.DEFINE_integer("runs", 50, "Timed runs per model and thread count (after warm-up).")
+flags.DEFINE_string("out", "docs/benchmarks.md", "The Markdown report to write.")
+flags.DEFINE_string("plots_dir", "docs", "Where the PNG plots go.")
+flags.DEFINE_bool("astronaut", True, "Also judge accuracy on scikit-image's astronaut.")
+
+
+def machine() -> str:
+  model = "unknown CPU"
+  flags_seen = []
+  try:
+    for line in open("/proc/cpuinfo"):
+      if line.startswith("model name"):
+        model = line.split(":", 1)[1].strip()
+      if line.startswith("flags"):
+        have = set(line.split(":", 1)[1].split())
+        flags_seen = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in have]
+        break
+  except OSError:
+    pass
+  return f"{model}, {os.cpu_count()} cores ({', '.join(flags_seen)}), {platform.system()} {platform.machine()}"
+
+
+def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes, dict]]:
+  variants = {}
+  specs = [(r, [f"--recipe={r}"]) for r in FLAGS.recipes]
+  specs += [(e.split(":", 1)[0], shlex.split(e.split(":", 1)[1])) for e in FLAGS.extra]
+  for name, args in specs:
+    options = pipeline.Options(input=source, output=str(work / f"{name}.task"),
+                               calibration_dir=FLAGS.calibration_dir)
+    for arg in args:
+      key, _, value = arg.lstrip("-").partition("=")
+      if key == "recipe":
+        options.recipe = value
+      elif key == "model_recipe":
+        model, _, recipe = value.partition("=")
+        options.model_recipes[model] = recipe
+      elif key == "exclude":
+        options.exclude.append(value)
+      else:
+        raise UserError(f"--extra {name}: unsupported flag {arg}")
+    pipeline.progress(f"benchmark: quantizing {name}")
+    report = pipeline.run(options)
+    variants[name] = ((work / f"{name}.task").read_bytes(), report)
+  return variants
+
+
+def model_inputs(float_bundle: bytes, heldout: list[photos.Photo]) -> dict[str, list[np.ndarray]]:
+  """One real input per model: what the held-out photos give each stage of the pipeline."""
+  infos = {n: pipeline.model_info(n, prepare.prepare(tflite_file.parse(d, n)))
+           for n, d in models_of(float_bundle).items()}
+  samples = calibrate.make_samples(infos, set(infos), float_bundle, heldout, 1, set(), FLAGS.input)
+  return {name: s.calibration[0] for name, s in samples.items()}
+
+
+def models_of(data: bytes) -> dict[str, bytes]:
+  return {e.name: e.data for e in bundle.read_entries(data, "bundle") if e.name.endswith(".tflite")}
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  float_bundle = pathlib.Path(FLAGS.input).read_bytes()
+  heldout = photos.load(photos.photo_paths(FLAGS.heldout_dir, []))
+  if FLAGS.astronaut:
+    import skimage.data
+    heldout.append(photos.Photo("astronaut.png", np.asarray(skimage.data.astronaut())))
+  with tempfile.TemporaryDirectory() as work:
+    variants = quantize_variants(FLAGS.input, pathlib.Path(work))
+  bundles = {"float16 (Google)": float_bundle} | {n: v[0] for n, v in variants.items()}
+
+  pipeline.progress("benchmark: accuracy in MediaPipe's runtime")
+  reference = evaluate.detect_all(float_bundle, heldout, blendshapes=True)
+  accuracy = {"float16 (Google)": None}
+  jitter = evaluate.compare(reference, evaluate.detect_all(float_bundle, heldout, True, (1, 1)),
+                            heldout, shift=(1, 1))
+  for name, data in bundles.items():
+    if name != "float16 (Google)":
+      accuracy[name] = evaluate.compare(reference, evaluate.detect_all(data, heldout, True), heldout)
+
+  pipeline.progress("benchmark: latency")
+  inputs = model_inputs(float_bundle, heldout)
+  bundle_ms = latency.bundle_median_ms(bundles, [p.pixels for p in heldout], runs=FLAGS.runs)
+  model_rows = []
+  for model_name in models_of(float_bundle):
+    per_variant = {n: models_of(d).get(model_name) for n, d in bundles.items()}
+    per_variant = {n: d for n, d in per_variant.items() if d is not None}
+    times = {t: latency.median_ms(per_variant, inputs[model_name], t, FLAGS.runs) for t in (1, 2)}
+    for name, data in per_variant.items():
+      model = tflite_file.parse(data, model_name)
+      share = graph_stats.mac_share(model)
+      model_rows.append((model_name, name, len(data), share, graph_stats.inner_conversions(model),
+                         times[1][name], times[1][name] / times[1]["float16 (Google)"],
+                         times[2][name], times[2][name] / times[2]["float16 (Google)"]))
+
+  write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout)
+  write_plots(bundles, accuracy, jitter, reference, heldout)
+  return 0
+
+
+def _fmt(value, digits=2):
+  return "-" if value is None else f"{value:.{digits}f}"
+
+
+def write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
+  float_size = len(bundles["float16 (Google)"])
+  float_ms = bundle_ms["float16 (Google)"]
+  command = "tools/benchmark " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+  lines = [
+      "# Benchmarks", "",
+      f"Machine: {machine()}. Run on {datetime.date.today().isoformat()} with:", "",
+      f"    {command}", "",
+      f"Accuracy is judged in MediaPipe's own runtime (FaceLandmarker, IMAGE mode) against the float "
+      f"bundle, on {len(heldout)} photos never used for calibration "
+      f"({', '.join(p.name for p in heldout)}; {jitter.reference_faces} faces). NME: mean landmark "
+      "distance / outer-eye-corner distance. The floor is float against itself when the photo moves "
+      "by one pixel.", "",
+      "| bundle | bytes | of float | NME | landmarks px mean / max | blendshapes max diff | faces lost | detect() ms | vs float |",
+      "|---|---|---|---|---|---|---|---|---|",
+      f"| float, photo moved 1 px (floor) | | | {100 * jitter.mean_nme:.2f}% | {jitter.mean_px:.2f} / "
+      f"{jitter.max_px:.1f} | {_fmt(jitter.blendshape_max)} | {jitter.lost_faces} of {jitter.reference_faces} | | |",
+  ]
+  for name, data in bundles.items():
+    acc = accuracy[name]
+    if acc is None:
+      lines.append(f"| {name} | {len(data):,} | 100% | 0 | 0 / 0 | 0 | 0 | {float_ms:.1f} | 1.00x |")
+      continue
+    lines.append(f"| {name} | {len(data):,} | {100 * len(data) / float_size:.0f}% | "
+                 f"{100 * acc.mean_nme:.2f}% | {acc.mean_px:.2f} / {acc.max_px:.1f} | "
+                 f"{_fmt(acc.blendshape_max)} | {acc.lost_faces} of {acc.reference_faces} | "
+                 f"{bundle_ms[name]:.1f} | {bundle_ms[name] / float_ms:.2f}x |")
+  lines += [
+      "", "Per model: LiteRT interpreter with XNNPACK, median of "
+      f"{FLAGS.runs} runs after warm-up, all variants interleaved in one process.", "",
+      "| model | variant | bytes | conv/FC MACs with int8 activations | inner QUANTIZE/DEQUANTIZE | 1 thread ms | vs float | 2 threads ms | vs float |",
+      "|---|---|---|---|---|---|---|---|---|",
+  ]
+  for model, name, size, share, inner, ms1, r1, ms2, r2 in model_rows:
+    lines.append(f"| {model} | {name} | {size:,} | {100 * share['int8_share']:.0f}% of "
+                 f"{share['macs'] / 1e6:.1f} M | {inner} | {ms1:.2f} | {r1:.2f}x | {ms2:.2f} | {r2:.2f}x |")
+  lines += ["", "![landmark error against bundle size](accuracy_vs_size.png)", "",
+            "![per-landmark error on a held-out face](landmark_error.png)", ""]
+  pathlib.Path(FLAGS.out).parent.mkdir(parents=True, exist_ok=True)
+  pathlib.Path(FLAGS.out).write_text("\n".join(lines))
+  print("\n".join(lines))
+
+
+def write_plots(bundles, accuracy, jitter, reference, heldout):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  plots = pathlib.Path(FLAGS.plots_dir)
+  plots.mkdir(parents=True, exist_ok=True)
+  figure, axis = plt.subplots(figsize=(6, 4))
+  for name, data in bundles.items():
+    nme = 0.0 if accuracy[name] is None else 100 * accuracy[name].mean_nme
+    axis.scatter(len(data) / 1e6, nme)
+    axis.annotate(name, (len(data) / 1e6, nme), textcoords="offset points", xytext=(4, 4), fontsize=8)
+  axis.axhline(100 * jitter.mean_nme, linestyle="--", color="gray")
+  axis.text(axis.get_xlim()[1], 100 * jitter.mean_nme, "float, photo moved 1 px ", va="bottom",
+            ha="right", fontsize=8)
+  axis.set_xlabel("bundle size (MB)")
+  axis.set_ylabel("landmark NME vs float (%)")
+  axis.set_title("Accuracy against size, held-out faces")
+  figure.tight_layout()
+  figure.savefig(plots / "accuracy_vs_size.png", dpi=100)
+  plt.close(figure)
+
+  index = max(range(len(heldout)), key=lambda i: len(reference[i]) == 1 and heldout[i].name == "astronaut.png")
+  photo, ref_face = heldout[index], reference[index][0]
+  names = [n for n in bundles if accuracy[n] is not None]
+  figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.4))
+  axes = np.atleast_1d(axes)
+  h, w = photo.pixels.shape[:2]
+  ref_xy = ref_face.landmarks[:, :2] * [w, h]
+  low, high = ref_xy.min(0), ref_xy.max(0)
+  pad = 0.15 * (high - low)
+  with_faces = evaluate.detect_all
+  for axis, name in zip(axes, names):
+    faces = with_faces(bundles[name], [photo], blendshapes=False)[0]
+    axis.imshow(photo.pixels)
+    axis.set_xlim(low[0] - pad[0], high[0] + pad[0])
+    axis.set_ylim(high[1] + pad[1], low[1] - pad[1])
+    axis.axis("off")
+    if not faces:
+      axis.set_title(f"{name}: face lost")
+      continue
+    xy = min((f.landmarks[:, :2] * [w, h] for f in faces), key=lambda p: np.abs(p - ref_xy).mean())
+    error = np.linalg.norm(xy - ref_xy, axis=1)
+    points = axis.scatter(ref_xy[:, 0], ref_xy[:, 1], c=error, s=6, cmap="inferno", vmin=0,
+                          vmax=max(3.0, float(np.percentile(error, 99))))
+    axis.set_title(f"{name}: mean {error.mean():.2f} px", fontsize=9)
+    figure.colorbar(points, ax=axis, fraction=0.04, label="px from float")
+  figure.suptitle(f"Per-landmark error against float on {photo.name} (not used for calibration)")
+  figure.tight_layout()
+  figure.savefig(plots / "landmark_error.png", dpi=100)
+  plt.close(figure)
+
+
+def run():
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  os.environ.setdefault("GLOG_minloglevel", "2")
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except UserError as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 1
+  app.run(guarded)
+
+
+if __name__ == "__main__":
+  run()
