@@ -183,7 +183,7 @@ class _Job:
     progress(f"{path}: quantize ({recipe})")
     started = time.monotonic()
     float_bytes = tflite_file.serialize(prepared.model)
-    quantized = quantize.calibrate_and_quantize(
+    quantized, rewrites = quantize.calibrate_and_quantize(
         prepared, recipe, samples.calibration if samples else None, where, self.options.ranges,
         samples.clamps if samples else None)
     check.check_interface(prepared.model, quantized, where)
@@ -194,6 +194,7 @@ class _Job:
     report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
     if recipes.needs_calibration(recipe):
       report["ranges"] = dataclasses.asdict(self.options.ranges)
+      report["rewrites"] = rewrites
     self.models.append(report)
     return output
 

@@ -11,7 +11,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import quantizer
 
-from mediapipe_int8 import prepare, ranges, recipes, tflite_file
+from mediapipe_int8 import prepare, ranges, recipes, rewrite, tflite_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,18 +24,27 @@ def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
                            calibration: list[list[np.ndarray]] | None, source: str,
                            range_options: RangeOptions = RangeOptions(),
                            clamps: dict[str, tuple[float, float]] | None = None) -> schema.ModelT:
-  """Returns the quantized model (inline buffers, source interface names, no added signature)."""
+  """Returns the quantized model (inline buffers, source interface names, no added signature)
+  and what was rewritten for integer kernels."""
   float_bytes = tflite_file.serialize(prepared.model)
+  rewrites = {}
+  if recipes.needs_calibration(recipe):
+    # Integer recipes quantize a rewritten copy whose float outputs are the same bits.
+    model = tflite_file.parse(float_bytes, source)
+    rewrites = rewrite.for_integer_kernels(model)
+    prepare.prune(model)
+    float_bytes = tflite_file.serialize(model)
   engine = quantizer.Quantizer(float_bytes, recipes.build(recipe))
   qsvs = None
   if engine.need_calibration:
-    observations = ranges.observe(float_bytes, prepared.model, calibration)
+    model = tflite_file.parse(float_bytes, source)
+    observations = ranges.observe(float_bytes, model, calibration)
     qsvs = ranges.estimate(observations, range_options.method, range_options.percentile,
-                           ranges.propagate_clamps(prepared.model, clamps or {}))
+                           ranges.propagate_clamps(model, clamps or {}))
   quantized = engine.quantize(qsvs, enable_progress_bar=False, enable_progress_report=False).quantized_model
   model = tflite_file.parse(bytes(quantized), source)
   _restore_interface(model, prepared)
-  return model
+  return model, rewrites
 
 
 def _restore_interface(model: schema.ModelT, prepared: prepare.Preparation) -> None:
