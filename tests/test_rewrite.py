@@ -24,7 +24,7 @@ def _run_reference_kernels(model_bytes: bytes, inputs):
 def _rewritten(original: bytes, name: str):
   model = prepare.prepare(tflite_file.parse(original, name)).model
   before = tflite_file.serialize(model)
-  counts = rewrite.for_integer_kernels(model)
+  counts = rewrite.for_integer_kernels(model, prelu="int8")
   prepare.prune(model)
   return before, tflite_file.serialize(model), counts, model
 

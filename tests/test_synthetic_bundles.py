@@ -56,7 +56,7 @@ def _entries(data):
 
 def test_nested_bundle_int8(tmp_path, nested_bundle, photos):
   out, report, process = _quantize(tmp_path, nested_bundle, photos,
-                                   "--random_calibration=points.tflite",
+                                   "--random_calibration=points.tflite", "--prelu=int8",
                                    "--model_recipe=inner.task/inner_image.tflite=weight_only_int8")
   source = _entries(nested_bundle.read_bytes())
   result = _entries(out)

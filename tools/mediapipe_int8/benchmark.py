@@ -9,6 +9,7 @@ DEQUANTIZE ops left inside graphs. Writes a Markdown table and PNG plots.
       --calibration_dir=.cache/inputs/calibration --heldout_dir=.cache/inputs/heldout
 """
 
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -70,6 +71,8 @@ def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes,
         options.model_recipes[model] = recipe
       elif key == "exclude":
         options.exclude.append(value)
+      elif key == "prelu":
+        options.static = dataclasses.replace(options.static, prelu=value)
       else:
         raise UserError(f"--extra {name}: unsupported flag {arg}")
     pipeline.progress(f"benchmark: quantizing {name}")

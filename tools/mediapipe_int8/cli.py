@@ -33,6 +33,10 @@ flags.DEFINE_enum("range_method", "percentile", ["minmax", "percentile"],
                   "and largest value seen) or percentile (pooled, outlier-robust).")
 flags.DEFINE_float("range_percentile", 99.99, "With --range_method=percentile: the upper percentile "
                    "(the lower is 100 minus it).", lower_bound=50.0, upper_bound=100.0)
+flags.DEFINE_enum("prelu", "float", ["float", "int8"],
+                  "Calibrated recipes: float keeps PRELU in float between conversions (faster with "
+                  "XNNPACK on x86); int8 rewrites it into int8 depthwise convs and an ADD (no "
+                  "conversion inside the graph, slightly more accurate).")
 flags.DEFINE_string("report", None, "Write the report as JSON to this path.")
 
 
@@ -61,7 +65,8 @@ def main(argv: list[str]) -> int:
         calibration_dir=FLAGS.calibration_dir, calibration_images=list(FLAGS.calibration_image),
         num_calibration_samples=FLAGS.num_calibration_samples,
         random_calibration=list(FLAGS.random_calibration),
-        ranges=quantize.RangeOptions(FLAGS.range_method, FLAGS.range_percentile), report=FLAGS.report)
+        static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu),
+        report=FLAGS.report)
     result = pipeline.run(options)
     if options.report:
       bundle.write_file_atomically(options.report, report.to_json(result))

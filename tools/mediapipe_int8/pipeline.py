@@ -26,7 +26,7 @@ class Options:
   calibration_images: list[str] = dataclasses.field(default_factory=list)
   num_calibration_samples: int = 32
   random_calibration: list[str] = dataclasses.field(default_factory=list)
-  ranges: quantize.RangeOptions = quantize.RangeOptions()
+  static: quantize.StaticOptions = quantize.StaticOptions()
   report: str | None = None
 
 
@@ -184,7 +184,7 @@ class _Job:
     started = time.monotonic()
     float_bytes = tflite_file.serialize(prepared.model)
     quantized, rewrites = quantize.calibrate_and_quantize(
-        prepared, recipe, samples.calibration if samples else None, where, self.options.ranges,
+        prepared, recipe, samples.calibration if samples else None, where, self.options.static,
         samples.clamps if samples else None)
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
@@ -193,7 +193,7 @@ class _Job:
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
     report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
     if recipes.needs_calibration(recipe):
-      report["ranges"] = dataclasses.asdict(self.options.ranges)
+      report["static"] = dataclasses.asdict(self.options.static)
       report["rewrites"] = rewrites
     self.models.append(report)
     return output

@@ -15,14 +15,16 @@ from mediapipe_int8 import prepare, ranges, recipes, rewrite, tflite_file
 
 
 @dataclasses.dataclass(frozen=True)
-class RangeOptions:
+class StaticOptions:
+  """Choices of the calibrated (int8, int16x8) recipes: range estimation and PRELU handling."""
   method: str = "percentile"
   percentile: float = ranges.DEFAULT_PERCENTILE
+  prelu: str = "float"  # rewrite.PRELU_MODES
 
 
 def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
                            calibration: list[list[np.ndarray]] | None, source: str,
-                           range_options: RangeOptions = RangeOptions(),
+                           static_options: StaticOptions = StaticOptions(),
                            clamps: dict[str, tuple[float, float]] | None = None) -> schema.ModelT:
   """Returns the quantized model (inline buffers, source interface names, no added signature)
   and what was rewritten for integer kernels."""
@@ -31,7 +33,7 @@ def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
   if recipes.needs_calibration(recipe):
     # Integer recipes quantize a rewritten copy whose float outputs are the same bits.
     model = tflite_file.parse(float_bytes, source)
-    rewrites = rewrite.for_integer_kernels(model)
+    rewrites = rewrite.for_integer_kernels(model, static_options.prelu)
     prepare.prune(model)
     float_bytes = tflite_file.serialize(model)
   engine = quantizer.Quantizer(float_bytes, recipes.build(recipe))
@@ -39,7 +41,7 @@ def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
   if engine.need_calibration:
     model = tflite_file.parse(float_bytes, source)
     observations = ranges.observe(float_bytes, model, calibration)
-    qsvs = ranges.estimate(observations, range_options.method, range_options.percentile,
+    qsvs = ranges.estimate(observations, static_options.method, static_options.percentile,
                            ranges.propagate_clamps(model, clamps or {}))
   quantized = engine.quantize(qsvs, enable_progress_bar=False, enable_progress_report=False).quantized_model
   model = tflite_file.parse(bytes(quantized), source)

@@ -26,10 +26,18 @@ _ACTIVATIONS = {_OPS.RELU: schema.ActivationFunctionType.RELU,
                 _OPS.RELU6: schema.ActivationFunctionType.RELU6}
 
 
-def for_integer_kernels(model: schema.ModelT) -> dict[str, int]:
-  """Applies both rewrites in place; returns how many of each were made."""
+PRELU_MODES = ("float", "int8")
+
+
+def for_integer_kernels(model: schema.ModelT, prelu: str = "float") -> dict[str, int]:
+  """Fuses activations and, with prelu="int8", rewrites PRELU; returns how many of each were made.
+
+  prelu="float" leaves PRELU to run in float between QUANTIZE/DEQUANTIZE: measured on an AVX-512
+  VNNI x86 CPU, XNNPACK's int8 1x1 depthwise conv is slower than its float PRELU, so the all-int8
+  rewrite costs time there (README, "Speed") though it removes every conversion inside the graph.
+  """
   fused = fuse_activations(model)
-  prelus = rewrite_prelu(model)
+  prelus = rewrite_prelu(model) if prelu == "int8" else 0
   return {"fused_activations": fused, "prelu_rewritten": prelus}
 
 
