@@ -22,7 +22,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from mediapipe_int8 import bundle, calibrate, evaluate, graph_stats, latency, photos, pipeline
-from mediapipe_int8 import prepare, tflite_file
+from mediapipe_int8 import prepare, progress, tflite_file
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -75,7 +75,7 @@ def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes,
         options.static = dataclasses.replace(options.static, prelu=value)
       else:
         raise UserError(f"--extra {name}: unsupported flag {arg}")
-    pipeline.progress(f"benchmark: quantizing {name}")
+    progress.report(f"benchmark: quantizing {name}")
     report = pipeline.run(options)
     variants[name] = ((work / f"{name}.task").read_bytes(), report)
   return variants
@@ -105,7 +105,7 @@ def main(argv):
     variants = quantize_variants(FLAGS.input, pathlib.Path(work))
   bundles = {"float16 (Google)": float_bundle} | {n: v[0] for n, v in variants.items()}
 
-  pipeline.progress("benchmark: accuracy in MediaPipe's runtime")
+  progress.report("benchmark: accuracy in MediaPipe's runtime")
   reference = evaluate.detect_all(float_bundle, heldout, blendshapes=True)
   accuracy = {"float16 (Google)": None}
   jitter = evaluate.compare(reference, evaluate.detect_all(float_bundle, heldout, True, (1, 1)),
@@ -114,7 +114,7 @@ def main(argv):
     if name != "float16 (Google)":
       accuracy[name] = evaluate.compare(reference, evaluate.detect_all(data, heldout, True), heldout)
 
-  pipeline.progress("benchmark: latency")
+  progress.report("benchmark: latency")
   inputs = model_inputs(float_bundle, heldout)
   bundle_ms = latency.bundle_median_ms(bundles, [p.pixels for p in heldout], runs=FLAGS.runs)
   model_rows = []

@@ -103,7 +103,7 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
   return out
 
 
-def _split_photos(photos: list[Photo]) -> tuple[list[Photo], list[Photo], str]:
+def split_photos(photos: list[Photo]) -> tuple[list[Photo], list[Photo], str]:
   """Every 4th photo is held back for checks when there are several; else held-back samples are
   other variants (shift, scale, rotation) of the same photos."""
   if len(photos) >= 2:
@@ -126,7 +126,7 @@ def _whole_photo_samples(info: ModelInfo, photos: list[Photo], num_samples: int,
   if info.image is None or len(info.input_shapes) != 1:
     raise UserError(f"{source}/{info.name}: input is not an image, so photos can't calibrate it; "
                     f"pass --random_calibration={info.name} to use seeded random inputs")
-  used, held, held_note = _split_photos(photos)
+  used, held, held_note = split_photos(photos)
   def sample(photo_list, index):
     photo = photo_list[index % len(photo_list)]
     return [info.image.normalize(_photo_variant(photo.pixels, index, info.image))]
@@ -189,7 +189,7 @@ def _face_landmarker_samples(models: dict[str, ModelInfo], needs: set[str], floa
   if not any(faces_by_photo):
     raise UserError(f"{source}: the float face landmarker finds no face in any calibration photo; "
                     "the landmarks and blendshapes models need photos with faces")
-  used, held, held_note = _split_photos(photos)
+  used, held, held_note = split_photos(photos)
   faces = {p.name: f for p, f in zip(photos, faces_by_photo)}
   used_faces = [(p, f) for p in used for f in faces[p.name]] or [(p, f) for p in held for f in faces[p.name]]
   held_faces = [(p, f) for p in held for f in faces[p.name]] or used_faces

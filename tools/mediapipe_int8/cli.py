@@ -11,7 +11,7 @@ import warnings
 
 from absl import app, flags, logging
 
-from mediapipe_int8 import bundle, pipeline, quantize, recipes, report
+from mediapipe_int8 import bundle, mixed_precision, pipeline, quantize, recipes, report
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -37,6 +37,13 @@ flags.DEFINE_enum("prelu", "float", ["float", "int8"],
                   "Calibrated recipes: float keeps PRELU in float between conversions (faster with "
                   "XNNPACK on x86); int8 rewrites it into int8 depthwise convs and an ADD (no "
                   "conversion inside the graph, slightly more accurate).")
+flags.DEFINE_float("budget_nme", None, "--recipe=auto: the largest landmark NME against float "
+                   "(mean landmark error / outer-eye distance) on held-back photos. Default: float's "
+                   "own NME when those photos move by one pixel.")
+flags.DEFINE_float("budget_blendshapes", None, "--recipe=auto: the largest blendshape score change "
+                   "against float. Default: float's own under a one-pixel move.")
+flags.DEFINE_float("budget_sqnr_db", 25.0, "--recipe=auto: the per-output SQNR floor for models "
+                   "of bundles with no known pipeline.")
 flags.DEFINE_string("report", None, "Write the report as JSON to this path.")
 
 
@@ -66,6 +73,8 @@ def main(argv: list[str]) -> int:
         num_calibration_samples=FLAGS.num_calibration_samples,
         random_calibration=list(FLAGS.random_calibration),
         static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu),
+        budget=mixed_precision.Budget(FLAGS.budget_nme, FLAGS.budget_blendshapes,
+                                      FLAGS.budget_sqnr_db),
         report=FLAGS.report)
     result = pipeline.run(options)
     if options.report:

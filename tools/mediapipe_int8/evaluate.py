@@ -60,6 +60,20 @@ def shifted(pixels: np.ndarray, dx: int, dy: int) -> np.ndarray:
       abs(dy):abs(dy) + pixels.shape[0], abs(dx):abs(dx) + pixels.shape[1]])
 
 
+def views(photo: Photo, grid: int = 3) -> list[Photo]:
+  """The photo and grid x grid overlapping windows of half its size: faces too small for the
+  short-range detector in a group photo become visible in some window."""
+  h, w = photo.pixels.shape[:2]
+  out = [photo]
+  win_h, win_w = h // 2, w // 2
+  for row in range(grid):
+    for col in range(grid):
+      top, left = row * (h - win_h) // (grid - 1), col * (w - win_w) // (grid - 1)
+      out.append(Photo(f"{photo.name}[{row},{col}]",
+                       np.ascontiguousarray(photo.pixels[top:top + win_h, left:left + win_w])))
+  return out
+
+
 def detect_all(bundle: bytes, photos: list[Photo], blendshapes: bool, shift=(0, 0)):
   with face_runtime.FaceLandmarker(bundle, blendshapes=blendshapes) as landmarker:
     return [landmarker.detect(shifted(p.pixels, *shift) if shift != (0, 0) else p.pixels) for p in photos]

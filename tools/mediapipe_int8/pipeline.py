@@ -6,11 +6,10 @@ checks, and then only through a temporary file and a rename.
 
 import dataclasses
 import os
-import sys
 import time
 
-from mediapipe_int8 import bundle, calibrate, check, graph_stats, image_input, photos, prepare, quantize
-from mediapipe_int8 import recipes
+from mediapipe_int8 import bundle, calibrate, check, graph_stats, image_input, mixed_precision, photos
+from mediapipe_int8 import prepare, progress, quantize, recipes
 from mediapipe_int8 import tflite_file
 from mediapipe_int8.errors import UserError
 
@@ -27,11 +26,8 @@ class Options:
   num_calibration_samples: int = 32
   random_calibration: list[str] = dataclasses.field(default_factory=list)
   static: quantize.StaticOptions = quantize.StaticOptions()
+  budget: mixed_precision.Budget = mixed_precision.Budget()
   report: str | None = None
-
-
-def progress(message: str) -> None:
-  print(message, file=sys.stderr, flush=True)
 
 
 def run(options: Options) -> dict:
@@ -61,6 +57,7 @@ def run(options: Options) -> dict:
       "calibration_photos": [p.name for p in photo_list],
       "entries": job.entries,
       "models": job.models,
+      "auto": job.auto_reports,
   }
   bundle.write_file_atomically(options.output, output)
   return report
@@ -119,6 +116,7 @@ class _Job:
     self.photos = photo_list
     self.entries: list[dict] = []
     self.models: list[dict] = []
+    self.auto_reports: list[dict] = []
 
   def recipe_for(self, path: str) -> str:
     return self.options.model_recipes.get(path, self.options.recipe)
@@ -135,6 +133,7 @@ class _Job:
         model_infos[entry.name] = model_info(entry.name, prepared[entry.name])
     needs = {n for n in prepared if recipes.needs_calibration(self.recipe_for(prefix + n))}
     samples = self._samples(model_infos, needs, data, source, prefix)
+    prebuilt = self._auto(prepared, sources, samples, entries, prefix, source)
     out = []
     for entry in entries:
       path = prefix + entry.name
@@ -142,7 +141,8 @@ class _Job:
         self.entries.append({"name": path, "action": "excluded"})
       elif entry.name in prepared:
         out.append(bundle.Entry(entry.name, self.model(
-            entry.data, path, sources[entry.name], samples.get(entry.name), prepared[entry.name])))
+            entry.data, path, sources[entry.name], samples.get(entry.name), prepared[entry.name],
+            prebuilt.get(entry.name))))
       elif _is_nested_bundle(entry):
         out.append(bundle.Entry(entry.name, self.bundle(entry.data, f"{source}/{entry.name}", path + "/")))
         self.entries.append({"name": path, "action": "bundle"})
@@ -151,8 +151,26 @@ class _Job:
         self.entries.append({"name": path, "action": "copied"})
     return bundle.write_entries(out)
 
+  def _auto(self, prepared, sources, samples, entries, prefix, source) -> dict:
+    """Runs the mixed-precision search over this bundle's `auto` models; name -> prebuilt."""
+    names = sorted(n for n in prepared if self.recipe_for(prefix + n) == recipes.AUTO)
+    if not names:
+      return {}
+    quantizations = {n: quantize.Quantization(prepared[n], sources[n], self.options.static,
+                                              samples[n].calibration, samples[n].clamps)
+                     for n in names}
+    kept = [e for e in entries if prefix + e.name not in self.options.exclude]
+    held = calibrate.split_photos(self.photos)[1] if self.photos else []
+    result = mixed_precision.search(quantizations, samples, kept, held, self.options.budget)
+    self.auto_reports.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
+                              **result.report})
+    if not result.report["holds"]:
+      raise UserError(f"{source}: {mixed_precision.failure(result)}; nothing written")
+    return {n: (result.models[n], result.rewrites[n], result.float_ops[n], result.fallback.get(n))
+            for n in names}
+
   def _prepare(self, data: bytes, path: str, where: str) -> prepare.Preparation:
-    progress(f"{path}: prepare")
+    progress.report(f"{path}: prepare")
     return prepare.prepare(tflite_file.parse(data, where))
 
   def _samples(self, model_infos, needs, data, source, prefix):
@@ -160,13 +178,13 @@ class _Job:
     if not needs and not random_names and not self.photos:
       return {}
     held_only = set(model_infos) - needs  # held-back samples still serve the checks of other recipes
-    progress(f"{source}: calibrate {', '.join(sorted(needs)) or '-'} "
+    progress.report(f"{source}: calibrate {', '.join(sorted(needs)) or '-'} "
              f"({self.options.num_calibration_samples} samples each)")
     return calibrate.make_samples(model_infos, needs, data, self.photos,
                                   self.options.num_calibration_samples, random_names, source,
                                   frozenset(held_only))
 
-  def model(self, data: bytes, path: str, where: str, samples, prepared=None) -> bytes:
+  def model(self, data: bytes, path: str, where: str, samples, prepared=None, prebuilt=None) -> bytes:
     recipe = self.recipe_for(path)
     if recipe == recipes.NONE:
       self.entries.append({"name": path, "action": "copied", "recipe": recipe})
@@ -180,21 +198,40 @@ class _Job:
           frozenset({path}) - needs).get(path)
     if recipes.needs_calibration(recipe) and samples is None:
       raise UserError(f"{where}: recipe {recipe} needs calibration photos: pass --calibration_dir")
-    progress(f"{path}: quantize ({recipe})")
+    progress.report(f"{path}: quantize ({recipe})")
     started = time.monotonic()
     float_bytes = tflite_file.serialize(prepared.model)
-    quantized, rewrites = quantize.calibrate_and_quantize(
-        prepared, recipe, samples.calibration if samples else None, where, self.options.static,
-        samples.clamps if samples else None)
+    if prebuilt is not None:
+      quantized, rewrites, float_ops, fallback = prebuilt
+      if fallback == recipes.NONE:  # the search kept the source model: its own bytes go out
+        self.entries.append({"name": path, "action": "copied", "recipe": recipe})
+        return data
+    elif recipe == recipes.AUTO:  # a single model: judged by its outputs' SQNR
+      quantization = quantize.Quantization(prepared, where, self.options.static,
+                                           samples.calibration, samples.clamps)
+      result = mixed_precision.search({path: quantization}, {path: samples}, None, [],
+                                      self.options.budget)
+      self.auto_reports.append({"bundle": None, **result.report})
+      if not result.report["holds"]:
+        raise UserError(f"{where}: {mixed_precision.failure(result)}; nothing written")
+      quantized, rewrites = result.models[path], result.rewrites[path]
+      float_ops, fallback = result.float_ops[path], result.fallback.get(path)
+    else:
+      quantized, rewrites = quantize.Quantization(
+          prepared, where, self.options.static, samples.calibration if samples else None,
+          samples.clamps if samples else None).build(recipe)
+      float_ops, fallback = None, None
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.serialize(quantized)
-    progress(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
+    progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
     report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
     if recipes.needs_calibration(recipe):
       report["static"] = dataclasses.asdict(self.options.static)
       report["rewrites"] = rewrites
+    if recipe == recipes.AUTO:
+      report["auto"] = {"ops_moved_to_float": float_ops, "fallback_recipe": fallback}
     self.models.append(report)
     return output
 

@@ -22,31 +22,58 @@ class StaticOptions:
   prelu: str = "float"  # rewrite.PRELU_MODES
 
 
-def calibrate_and_quantize(prepared: prepare.Preparation, recipe: str,
-                           calibration: list[list[np.ndarray]] | None, source: str,
-                           static_options: StaticOptions = StaticOptions(),
-                           clamps: dict[str, tuple[float, float]] | None = None) -> schema.ModelT:
-  """Returns the quantized model (inline buffers, source interface names, no added signature)
-  and what was rewritten for integer kernels."""
-  float_bytes = tflite_file.serialize(prepared.model)
-  rewrites = {}
-  if recipes.needs_calibration(recipe):
-    # Integer recipes quantize a rewritten copy whose float outputs are the same bits.
-    model = tflite_file.parse(float_bytes, source)
-    rewrites = rewrite.for_integer_kernels(model, static_options.prelu)
-    prepare.prune(model)
-    float_bytes = tflite_file.serialize(model)
-  engine = quantizer.Quantizer(float_bytes, recipes.build(recipe))
-  qsvs = None
-  if engine.need_calibration:
-    model = tflite_file.parse(float_bytes, source)
-    observations = ranges.observe(float_bytes, model, calibration)
-    qsvs = ranges.estimate(observations, static_options.method, static_options.percentile,
-                           ranges.propagate_clamps(model, clamps or {}))
-  quantized = engine.quantize(qsvs, enable_progress_bar=False, enable_progress_report=False).quantized_model
-  model = tflite_file.parse(bytes(quantized), source)
-  _restore_interface(model, prepared)
-  return model, rewrites
+class Quantization:
+  """One prepared float model, ready to be quantized with several recipes.
+
+  Integer recipes quantize a copy rewritten for integer kernels (same float outputs), with
+  activation ranges observed once on the calibration samples and reused by every build.
+  """
+
+  def __init__(self, prepared: prepare.Preparation, source: str,
+               static_options: StaticOptions = StaticOptions(),
+               calibration: list[list[np.ndarray]] | None = None,
+               clamps: dict[str, tuple[float, float]] | None = None):
+    self.prepared = prepared
+    self.source = source
+    self.float_bytes = tflite_file.serialize(prepared.model)
+    self._static_options = static_options
+    self._calibration = calibration
+    self._clamps = clamps or {}
+    self._integer = None  # (rewritten float bytes, its model, rewrites, qsvs), made on first use
+
+  def _integer_model(self):
+    if self._integer is None:
+      model = tflite_file.parse(self.float_bytes, self.source)
+      rewrites = rewrite.for_integer_kernels(model, self._static_options.prelu)
+      prepare.prune(model)
+      data = tflite_file.serialize(model)
+      observations = ranges.observe(data, model, self._calibration)
+      qsvs = ranges.estimate(observations, self._static_options.method,
+                             self._static_options.percentile,
+                             ranges.propagate_clamps(model, self._clamps))
+      self._integer = (data, model, rewrites, qsvs)
+    return self._integer
+
+  def integer_ops(self) -> list[str]:
+    """Scopes (first output names) of the integer graph's ops that quantization touches, in order."""
+    _, model, _, _ = self._integer_model()
+    graph = model.subgraphs[0]
+    return [graph.tensors[int(op.outputs[0])].name.decode() for op in graph.operators
+            if graph.tensors[int(op.outputs[0])].type == schema.TensorType.FLOAT32]
+
+  def build(self, recipe: str, float_scopes: frozenset[str] = frozenset()):
+    """The quantized model (inline buffers, source interface, no added signature) and what was
+    rewritten for integer kernels."""
+    rewrites, qsvs, data = {}, None, self.float_bytes
+    if recipes.needs_calibration(recipe):
+      data, _, rewrites, qsvs = self._integer_model()
+      recipe = "int8" if recipe == recipes.AUTO else recipe
+    engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes))
+    quantized = engine.quantize(qsvs, enable_progress_bar=False,
+                                enable_progress_report=False).quantized_model
+    model = tflite_file.parse(bytes(quantized), self.source)
+    _restore_interface(model, self.prepared)
+    return model, rewrites
 
 
 def _restore_interface(model: schema.ModelT, prepared: prepare.Preparation) -> None:

@@ -1,9 +1,14 @@
 """The recipes users name, as ai-edge-quantizer recipes that keep float32 model inputs and outputs."""
 
+import re
+
 from ai_edge_quantizer import qtyping, recipe_manager
 
 NONE = "none"
+AUTO = "auto"
 RECIPES = {
+    AUTO: "int8, with the fewest, most sensitive ops moved to float (int8 weights) until the "
+          "error budget holds, measured end to end on held-back photos (calibrated)",
     "int8": "int8 weights and int8 activations; float32 model inputs and outputs (calibrated)",
     "weight_only_int8": "int8 weights, float computation",
     "dynamic_int8": "int8 weights, activations quantized at run time",
@@ -14,11 +19,15 @@ _STATIC_ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
 
 
 def needs_calibration(recipe: str) -> bool:
-  return recipe in _STATIC_ACTIVATION_BITS
+  return recipe in _STATIC_ACTIVATION_BITS or recipe == AUTO
 
 
-def build(recipe: str) -> list[dict]:
-  """The ai-edge-quantizer recipe for one of RECIPES (not NONE)."""
+def build(recipe: str, float_scopes: frozenset[str] = frozenset()) -> list[dict]:
+  """The ai-edge-quantizer recipe for one of RECIPES (not NONE).
+
+  `float_scopes`: op scopes (output tensor names) that compute in float with int8 weights
+  instead, for mixed precision; the last matching recipe entry wins, so they go last.
+  """
   manager = recipe_manager.RecipeManager()
   ops = qtyping.TFLOperationName
   if recipe in _STATIC_ACTIVATION_BITS:
@@ -33,4 +42,7 @@ def build(recipe: str) -> list[dict]:
     manager.add_dynamic_config(regex=".*", operation_name=ops.ALL_SUPPORTED, num_bits=8)
   else:
     raise ValueError(recipe)
+  if float_scopes:
+    pattern = "^(" + "|".join(re.escape(s + ";") for s in sorted(float_scopes)) + ")$"
+    manager.add_weight_only_config(regex=pattern, operation_name=ops.ALL_SUPPORTED, num_bits=8)
   return manager.get_quantization_recipe()
