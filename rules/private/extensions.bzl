@@ -1,0 +1,10 @@
+"""Bzlmod: the repositories that rules/deps.bzl declares for WORKSPACE users."""
+
+load(":deps.bzl", "PYTHON_REPOSITORY")
+load(":python_toolchain.bzl", "python_repository")
+
+def _mediapipe_int8_impl(_module_ctx):
+    python_repository(name = PYTHON_REPOSITORY)
+
+# Under Bzlmod there is no WORKSPACE suffix, so the offline stand-ins are not needed.
+mediapipe_int8 = module_extension(implementation = _mediapipe_int8_impl)
