@@ -1,0 +1,267 @@
+"""End-to-end tests of the Bazel rules: real builds, real caches, a consumer workspace.
+
+Every build quantizes Google's face_landmarker.task (with few calibration samples) and compares
+the output's sha256 across configurations, output bases and workspaces. Three Bazel servers are
+used (two output bases of this repository, one of the consumer workspace) and shut down at the end.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+CONSUMER = REPO / "tests" / "bazel" / "consumer"
+SMALL = "//tests/bazel:face_landmarker_small"
+SMALL_TASK = "tests/bazel/face_landmarker_small.task"
+CONSUMER_TARGET = "//mediapipe/tasks/int8:face_landmarker_int8"
+CONSUMER_TASK = "mediapipe/tasks/int8/face_landmarker_int8.task"
+# Bazel's own summary line, e.g. "INFO: 5 processes: 1 remote cache hit, 4 internal.", after a
+# "(12:34:56) " when --show_timestamps is on.
+PROCESSES = re.compile(r"^(\(\d\d:\d\d:\d\d\) )?INFO: \d+ process(es)?: .*$", re.MULTILINE)
+BUILD_TIMEOUT = 900
+
+
+def sha256(path: pathlib.Path) -> str:
+  return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def process_summary(output: str) -> str:
+  lines = [m.group(0) for m in PROCESSES.finditer(output)]
+  assert lines, f"no process summary in Bazel's output:\n{output[-3000:]}"
+  return lines[-1]
+
+
+def spawns(log: pathlib.Path) -> list[dict]:
+  """The SpawnExec entries of an --execution_log_json_file (JSON objects one after another)."""
+  text, decoder, out, i = log.read_text(), json.JSONDecoder(), [], 0
+  while True:
+    while i < len(text) and text[i].isspace():
+      i += 1
+    if i >= len(text):
+      return out
+    entry, i = decoder.raw_decode(text, i)
+    out.append(entry)
+
+
+def spawn_writing(log: pathlib.Path, suffix: str) -> dict:
+  found = [s for s in spawns(log)
+           if any(o.get("path", "").endswith(suffix) for o in s.get("actualOutputs", []))]
+  assert len(found) == 1, f"expected one spawn writing {suffix}, got {len(found)}"
+  return found[0]
+
+
+@dataclasses.dataclass
+class Bazel:
+  """One Bazel server: a workspace, an output base and the command that starts Bazel."""
+  command: list[str]
+  workspace: pathlib.Path
+  output_base: pathlib.Path
+
+  def run(self, *args: str) -> subprocess.CompletedProcess:
+    startup = [f"--output_base={self.output_base}", "--max_idle_secs=900"]
+    common = ["--symlink_prefix=/", "--color=no", "--curses=no"] if args[0] != "shutdown" else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAZEL", "USE_BAZEL"))}
+    return subprocess.run(self.command + startup + [args[0]] + common + list(args[1:]),
+                          cwd=self.workspace, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
+
+  def build(self, *args: str) -> str:
+    result = self.run("build", *args)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"bazel build {' '.join(args)} failed:\n{output[-6000:]}"
+    return output
+
+  def bin_dir(self, *config: str) -> pathlib.Path:
+    result = self.run("info", *config, "bazel-bin")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return pathlib.Path(result.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def real_bazel() -> str:
+  """Installs what is missing (tools/setup.sh, as tools/bazel does) and returns the real Bazel."""
+  result = subprocess.run(["bash", str(REPO / "tools" / "setup.sh")], capture_output=True,
+                          text=True, timeout=1800, check=False, stdin=subprocess.DEVNULL)
+  assert result.returncode == 0, result.stderr
+  return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def servers(real_bazel, tmp_path_factory):
+  root = tmp_path_factory.mktemp("bazel")
+  made = {
+      # This repository through its entry point, in two output bases.
+      "main": Bazel([str(REPO / "tools" / "bazel")], REPO, root / "main"),
+      "main_other": Bazel([str(REPO / "tools" / "bazel")], REPO, root / "main_other"),
+      # The consumer is a MediaPipe fork: it runs Bazel itself.
+      "consumer": Bazel([real_bazel], CONSUMER, root / "consumer"),
+  }
+  yield made
+  for server in made.values():
+    if server.output_base.exists():
+      server.run("shutdown")
+
+
+@pytest.fixture(scope="module")
+def default_build(servers, tmp_path_factory):
+  """The small task built in the default configuration, in the linux sandbox without network."""
+  log = tmp_path_factory.mktemp("logs") / "default.json"
+  main = servers["main"]
+  # .bazelrc's ci config: linux-sandbox, no network, strict action env; without its disk cache,
+  # so that the action really runs here.
+  output = main.build(SMALL, "--config=ci", "--disk_cache=", f"--execution_log_json_file={log}")
+  return sha256(main.bin_dir() / SMALL_TASK), output, log
+
+
+def test_quantize_action_runs_in_linux_sandbox_without_network(default_build):
+  digest, output, log = default_build
+  ci = (REPO / ".bazelrc").read_text()
+  for flag in ("--spawn_strategy=linux-sandbox", "--sandbox_default_allow_network=false",
+               "--incompatible_strict_action_env"):
+    assert f"build:ci {flag}\n" in ci
+  assert "linux-sandbox" in process_summary(output)
+  spawn = spawn_writing(log, SMALL_TASK)
+  assert spawn["runner"] == "linux-sandbox"
+  assert not spawn.get("remoteCacheHit", False)
+  assert "tools/quantize_task" in " ".join(spawn["commandArgs"])
+  # --incompatible_strict_action_env: a fixed PATH, not the caller's.
+  env = {v["name"]: v["value"] for v in spawn.get("environmentVariables", [])}
+  assert env.get("PATH") == "/bin:/usr/bin:/usr/local/bin"
+  assert len(digest) == 64
+
+
+def test_android_arm64_config_gives_the_same_bytes(default_build, servers):
+  main = servers["main"]
+  output = main.build(SMALL, "--config=android_arm64")
+  bin_dir = main.bin_dir("--config=android_arm64")
+  assert "arm64-v8a" in str(bin_dir)
+  assert sha256(bin_dir / SMALL_TASK) == default_build[0]
+  assert "Quantizing" in output  # the action really ran again in the other configuration
+
+
+def test_other_output_base_same_bytes_and_disk_cache_hit_after_clean(default_build, servers,
+                                                                      tmp_path_factory):
+  other = servers["main_other"]
+  cache = tmp_path_factory.mktemp("disk_cache")
+  logs = tmp_path_factory.mktemp("logs")
+  first = other.build(SMALL, f"--disk_cache={cache}", f"--execution_log_json_file={logs / 'first.json'}")
+  assert sha256(other.bin_dir() / SMALL_TASK) == default_build[0]
+  assert not spawn_writing(logs / "first.json", SMALL_TASK).get("remoteCacheHit", False), first
+
+  assert other.run("clean").returncode == 0
+  second = other.build(SMALL, f"--disk_cache={cache}", f"--execution_log_json_file={logs / 'second.json'}")
+  assert "remote cache hit" in process_summary(second)
+  assert spawn_writing(logs / "second.json", SMALL_TASK)["remoteCacheHit"] is True
+  assert sha256(other.bin_dir() / SMALL_TASK) == default_build[0]
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log {root}/access.log;
+  client_body_temp_path {root}/tmp;
+  proxy_temp_path {root}/tmp;
+  fastcgi_temp_path {root}/tmp;
+  uwsgi_temp_path {root}/tmp;
+  scgi_temp_path {root}/tmp;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      root {root}/cache;
+      dav_methods PUT;
+      create_full_put_path on;
+      client_max_body_size 1g;
+    }}
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def nginx_cache():
+  """An HTTP remote cache: Debian's nginx with WebDAV PUT on 127.0.0.1, stopped by its PID."""
+  nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+  assert os.access(nginx, os.X_OK), "nginx is missing: tools/test installs it (apt-get install nginx)"
+  root = pathlib.Path(tempfile.mkdtemp(prefix="mediapipe_int8_nginx_"))
+  # The worker runs as an unprivileged user: it must reach and write these folders.
+  for folder in (root, root / "cache", root / "tmp"):
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o777)
+  port = free_port()
+  (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
+  process = subprocess.Popen([nginx, "-p", str(root), "-e", str(root / "error.log"),
+                              "-c", str(root / "nginx.conf")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  try:
+    deadline = time.monotonic() + 10
+    while True:
+      assert process.poll() is None, f"nginx exited: {process.stderr.read().decode()}"
+      try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        break
+      except OSError:
+        assert time.monotonic() < deadline, "nginx did not listen within 10 s"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", root
+  finally:
+    process.terminate()
+    try:
+      process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_consumer_fork_builds_same_bytes_with_http_remote_cache_hit(default_build, servers,
+                                                                   nginx_cache, tmp_path_factory):
+  url, nginx_root = nginx_cache
+  consumer = servers["consumer"]
+  logs = tmp_path_factory.mktemp("logs")
+  flags = ["--config=android_arm64", f"--remote_cache={url}"]
+
+  consumer.build(CONSUMER_TARGET, *flags)
+  bin_dir = consumer.bin_dir("--config=android_arm64")
+  assert sha256(bin_dir / CONSUMER_TASK) == default_build[0]
+  uploads = (nginx_root / "access.log").read_text()
+  assert re.search(r'"PUT /cas/[0-9a-f]{64} HTTP/1.1" 20[14]', uploads), uploads[-2000:]
+
+  assert consumer.run("clean").returncode == 0
+  second = consumer.build(CONSUMER_TARGET, *flags, f"--execution_log_json_file={logs / 'hit.json'}")
+  assert "remote cache hit" in process_summary(second)
+  assert spawn_writing(logs / "hit.json", CONSUMER_TASK)["remoteCacheHit"] is True
+  assert sha256(bin_dir / CONSUMER_TASK) == default_build[0]
+
+
+def test_src_that_is_not_a_zip_fails_with_the_tool_error_and_no_output(servers):
+  main = servers["main"]
+  result = main.run("build", "//tests/bazel:not_a_zip")
+  output = result.stdout + result.stderr
+  assert result.returncode != 0
+  errors = [line for line in output.splitlines() if line.startswith("error: ")]
+  assert len(errors) == 1, output[-4000:]
+  assert "not_a_bundle.task" in errors[0]
+  assert "Traceback" not in output
+  bin_dir = main.bin_dir()
+  assert not (bin_dir / "tests/bazel/not_a_zip.task").exists()
+  assert not (bin_dir / "tests/bazel/not_a_zip.report.json").exists()
