@@ -73,6 +73,8 @@ def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes,
         options.exclude.append(value)
       elif key == "prelu":
         options.static = dataclasses.replace(options.static, prelu=value)
+      elif key in ("budget_nme", "budget_blendshapes"):
+        options.budget = dataclasses.replace(options.budget, **{key[len("budget_"):]: float(value)})
       else:
         raise UserError(f"--extra {name}: unsupported flag {arg}")
     progress.report(f"benchmark: quantizing {name}")

@@ -64,7 +64,7 @@ def _proxy(quantization: Quantization, model, samples: calibrate.Samples) -> flo
   return max(0.0 if math.isinf(e.sqnr_db) else 10 ** (-e.sqnr_db / 10) for e in errors)
 
 
-class _EndToEnd:
+class EndToEnd:
   """Judges candidate bundles in MediaPipe's runtime against the float bundle."""
 
   def __init__(self, entries: list[bundle.Entry], photos: list[Photo], budget: Budget):
@@ -88,7 +88,10 @@ class _EndToEnd:
   def measure(self, models: dict[str, object]) -> dict:
     entries = [bundle.Entry(e.name, tflite_file.serialize(models[e.name]) if e.name in models else e.data)
                for e in self.entries]
-    candidate = evaluate.detect_all(bundle.write_entries(entries), self.photos, self.has_blendshapes)
+    return self.measure_bundle(bundle.write_entries(entries))
+
+  def measure_bundle(self, data: bytes) -> dict:
+    candidate = evaluate.detect_all(data, self.photos, self.has_blendshapes)
     return evaluate.compare(self.reference, candidate, self.photos).as_dict()
 
   def holds(self, measured: dict) -> bool:
@@ -141,7 +144,7 @@ def search(quantizations: dict[str, Quantization], samples: dict[str, calibrate.
   for name in names:
     models[name], rewrites[name] = quantizations[name].build("auto")
   face_bundle = entries is not None and calibrate.is_face_landmarker({e.name for e in entries})
-  judge = (_EndToEnd(entries, held_photos, budget) if face_bundle and held_photos
+  judge = (EndToEnd(entries, held_photos, budget) if face_bundle and held_photos
            else _PerModel(quantizations, samples, budget))
 
   progress.report("auto: measuring sensitivity")

@@ -58,6 +58,7 @@ def run(options: Options) -> dict:
       "entries": job.entries,
       "models": job.models,
       "auto": job.auto_reports,
+      "budget_checks": job.budget_checks,
   }
   bundle.write_file_atomically(options.output, output)
   return report
@@ -117,6 +118,7 @@ class _Job:
     self.entries: list[dict] = []
     self.models: list[dict] = []
     self.auto_reports: list[dict] = []
+    self.budget_checks: list[dict] = []
 
   def recipe_for(self, path: str) -> str:
     return self.options.model_recipes.get(path, self.options.recipe)
@@ -149,7 +151,32 @@ class _Job:
       else:
         out.append(entry)
         self.entries.append({"name": path, "action": "copied"})
-    return bundle.write_entries(out)
+    data_out = bundle.write_entries(out)
+    self._enforce_budget(entries, data_out, prefix, source, bool(prebuilt))
+    return data_out
+
+  def _enforce_budget(self, entries, data_out, prefix, source, searched) -> None:
+    """With --budget_nme or --budget_blendshapes, a face landmarker bundle is judged end to end on
+    the held-back photos before anything is written; `auto` bundles were judged by their search."""
+    budget = self.options.budget
+    if searched or (budget.nme is None and budget.blendshapes is None):
+      return
+    if not calibrate.is_face_landmarker({e.name for e in entries}) or not self.photos:
+      raise UserError(f"{source}: --budget_nme/--budget_blendshapes judge face landmarker bundles "
+                      "end to end and need calibration photos")
+    kept = [e for e in entries if prefix + e.name not in self.options.exclude]
+    judge = mixed_precision.EndToEnd(kept, calibrate.split_photos(self.photos)[1], budget)
+    measured = judge.measure_bundle(data_out)
+    self.budget_checks.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
+                               "budget": {"nme": judge.nme, "blendshapes": judge.blendshapes,
+                                          "lost_faces": judge.lost_faces},
+                               "measured": measured, "holds": judge.holds(measured)})
+    if not judge.holds(measured):
+      raise UserError(f"{source}: the quantized bundle exceeds the error budget on held-back photos "
+                      f"(NME {measured['mean_nme']:.4f} against {judge.nme:.4f}, blendshapes "
+                      f"{measured['blendshape_max_abs'] or 0:.3f} against {judge.blendshapes or 0:.3f}, "
+                      f"{measured['lost_faces']} faces lost, {judge.lost_faces} allowed); "
+                      "nothing written")
 
   def _auto(self, prepared, sources, samples, entries, prefix, source) -> dict:
     """Runs the mixed-precision search over this bundle's `auto` models; name -> prebuilt."""
