@@ -8,7 +8,9 @@ is 1.31% NME.
 
 import io
 import json
-import pathlib
+import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -108,3 +110,22 @@ def test_same_bytes_on_a_second_run(quantized, face_landmarker_task, tmp_path):
   run_cli(f"--input={face_landmarker_task}", f"--output={out}", f"--recipe={recipe}",
           f"--calibration_dir={CALIBRATION}")
   assert out.read_bytes() == data
+
+
+def test_accuracy_gate_passes_weight_only_and_fails_int8(quantized, face_landmarker_task, tmp_path):
+  """The gate's default budget is float's own one-pixel jitter on the photos it is given."""
+  recipe, data, _ = quantized
+  task = tmp_path / "quantized.task"
+  task.write_bytes(data)
+  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
+  photos_args = [f"--photo={p}" for p in sorted(HELDOUT.glob("*.jpg"))]
+  process = subprocess.run(
+      [sys.executable, "-m", "mediapipe_int8.accuracy_gate", f"--float_task={face_landmarker_task}",
+       f"--task={task}", *photos_args], env=env, capture_output=True, text=True, timeout=600)
+  print(process.stdout)
+  overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
+  assert len(overall) == 1 and "faces lost 0 of 9" in overall[0]
+  if recipe == "weight_only_int8":
+    assert process.returncode == 0 and process.stdout.rstrip().endswith("PASS")
+  else:
+    assert process.returncode == 1 and "FAIL: mean NME" in process.stdout

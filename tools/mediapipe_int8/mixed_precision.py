@@ -95,16 +95,16 @@ class EndToEnd:
     return evaluate.compare(self.reference, candidate, self.photos).as_dict()
 
   def holds(self, measured: dict) -> bool:
-    return self.score(measured) <= 1.0
+    return self.score(measured) <= (0, 1.0)
 
-  def score(self, measured: dict) -> float:
-    """Lower is better; at most 1 where the budget holds. A lost face outweighs everything."""
-    if measured["lost_faces"] > self.lost_faces:
-      return 10.0 * (measured["lost_faces"] - self.lost_faces) + 1.0
-    score = measured["mean_nme"] / self.nme
-    if self.has_blendshapes:
-      score = max(score, measured["blendshape_max_abs"] / self.blendshapes)
-    return score
+  def score(self, measured: dict) -> tuple[int, float]:
+    """Lower is better: (faces lost beyond float's own, worst error over its budget); a lost face
+    outweighs any landmark error. At most (0, 1) where the budget holds."""
+    excess = max(0, measured["lost_faces"] - self.lost_faces)
+    ratio = measured["mean_nme"] / self.nme if measured["faces"] > measured["lost_faces"] else 0.0
+    if self.has_blendshapes and measured["blendshape_max_abs"] is not None:
+      ratio = max(ratio, measured["blendshape_max_abs"] / self.blendshapes)
+    return excess, ratio
 
 
 class _PerModel:
@@ -125,11 +125,15 @@ class _PerModel:
     return {"worst_sqnr_db": worst}
 
   def holds(self, measured: dict) -> bool:
-    return self.score(measured) <= 1.0
+    return self.score(measured) <= (0, 1.0)
 
-  def score(self, measured: dict) -> float:
-    """Lower is better; at most 1 where every output reaches the SQNR floor."""
-    return max(10 ** ((self.floor_db - v) / 10) for v in measured["worst_sqnr_db"].values())
+  def score(self, measured: dict) -> tuple[int, float]:
+    """Lower is better; at most (0, 1) where every output reaches the SQNR floor."""
+    return 0, max(10 ** ((self.floor_db - v) / 10) for v in measured["worst_sqnr_db"].values())
+
+
+def _describe(score: tuple[int, float]) -> str:
+  return f"{score[0]} faces lost beyond float's own, error {score[1]:.2f}x the budget"
 
 
 def _short(name: str) -> str:
@@ -175,7 +179,7 @@ def search(quantizations: dict[str, Quantization], samples: dict[str, calibrate.
                   "model_error_gain": round(-negative_gain, 4), "measured": trial_measured,
                   "accepted": accepted})
     progress.report(f"auto: {steps[-1]['move']}: {'kept' if accepted else 'undone'}, "
-                    f"score {judge.score(trial_measured):.3f} (1 = budget)")
+                    f"{_describe(judge.score(trial_measured))}")
     if accepted:
       in_float[name], models, measured = trial_float, trial, trial_measured
 
@@ -202,7 +206,7 @@ def search(quantizations: dict[str, Quantization], samples: dict[str, calibrate.
         steps.append({"move": f"{name}: whole model to {recipe}", "measured": trial_measured,
                       "accepted": accepted})
         progress.report(f"auto: {steps[-1]['move']}: {'kept' if accepted else 'undone'}, "
-                        f"score {judge.score(trial_measured):.3f} (1 = budget)")
+                        f"{_describe(judge.score(trial_measured))}")
         if accepted:
           models, measured, rewrites[name], fallback[name] = trial, trial_measured, trial_rewrites, recipe
           in_float[name] = set()
@@ -226,7 +230,6 @@ def failure(result: Result) -> str:
       len(result.fallback) == len(result.models):
     return (f"only the float models meet the error budget {budget}; loosen it "
             "(--budget_nme, --budget_blendshapes, --budget_sqnr_db) or pick a recipe")
-  best = min((s for s in result.report["steps"] if s.get("accepted", True)),
-             key=lambda s: s["measured"].get("lost_faces", 0))["measured"]
+  best = [s for s in result.report["steps"] if s.get("accepted", True)][-1]["measured"]
   best = {k: round(v, 4) if isinstance(v, float) else v for k, v in best.items()}
   return f"no mix of precisions meets the error budget {budget}; the last one kept reached {best}"
