@@ -9,7 +9,7 @@ environment or with `--repo_env=MEDIAPIPE_INT8_PYTHON=/abs/path/python3`); witho
 PYTHON_ENV = "MEDIAPIPE_INT8_PYTHON"
 
 _BUILD = """\
-load("@bazel_tools//tools/python:toolchain.bzl", "py_runtime_pair")
+load("@{py_rules}//:defs.bzl", "py_runtime", "py_runtime_pair")
 
 py_runtime(
     name = "py3_runtime",
@@ -46,7 +46,7 @@ def _python_repository_impl(rctx):
               "mediapipe_int8 repository to create its .venv, or set {} to a python3 that has " +
               "third_party/requirements.txt installed.").format(interpreter, origin, PYTHON_ENV))
     rctx.file("WORKSPACE", "workspace(name = \"{}\")\n".format(rctx.name))
-    rctx.file("BUILD.bazel", _BUILD.format(interpreter = interpreter))
+    rctx.file("BUILD.bazel", _BUILD.format(interpreter = interpreter, py_rules = rctx.attr.py_rules))
 
 python_repository = repository_rule(
     implementation = _python_repository_impl,
@@ -54,6 +54,10 @@ python_repository = repository_rule(
         "rules_root": attr.label(
             default = Label("//:WORKSPACE"),
             doc = "A file at the root of the mediapipe_int8 repository; its .venv is the default.",
+        ),
+        "py_rules": attr.string(
+            default = "mediapipe_int8_py_rules",
+            doc = "The py_rules_repository (rules/private/py_rules.bzl) to load py_runtime from.",
         ),
     },
     environ = [PYTHON_ENV],
