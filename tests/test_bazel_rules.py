@@ -238,10 +238,10 @@ def test_consumer_fork_builds_same_bytes_with_http_remote_cache_hit(default_buil
   url, nginx_root = nginx_cache
   consumer = servers["consumer"]
   logs = tmp_path_factory.mktemp("logs")
-  flags = ["--config=android_arm64", f"--remote_cache={url}"]
+  flags = ["--config=android_arm64_bazel4", f"--remote_cache={url}"]
 
   consumer.build(CONSUMER_TARGET, *flags)
-  bin_dir = consumer.bin_dir("--config=android_arm64")
+  bin_dir = consumer.bin_dir("--config=android_arm64_bazel4")
   assert sha256(bin_dir / CONSUMER_TASK) == default_build[0]
   uploads = (nginx_root / "access.log").read_text()
   assert re.search(r'"PUT /cas/[0-9a-f]{64} HTTP/1.1" 20[14]', uploads), uploads[-2000:]
