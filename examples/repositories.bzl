@@ -9,7 +9,8 @@ FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6
 FACE_LANDMARKER_URL = "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
 
 def example_repositories():
-    """Declares @face_landmarker_task (//file is face_landmarker.task) and @calibration_photos."""
+    """Declares @face_landmarker_task (//file is face_landmarker.task), @calibration_photos and
+    @heldout_photos."""
     http_file(
         name = "face_landmarker_task",
         downloaded_file_path = "face_landmarker.task",
@@ -22,4 +23,10 @@ def example_repositories():
     registry_photos(
         name = "calibration_photos",
         role = "calibration",
+    )
+
+    # Other people's photos, never used to calibrate: the accuracy gate judges on them.
+    registry_photos(
+        name = "heldout_photos",
+        role = "heldout",
     )

@@ -135,7 +135,9 @@ def test_workspace_module_setup_and_consumer_agree():
   assert f'register_toolchains("@{python_repo}//:toolchain")' in module
   # Both take the model repository from examples/repositories.bzl.
   assert "example_repositories()" in workspace
-  assert 'use_repo(examples, "calibration_photos", "face_landmarker_task")' in module
+  declared = sorted(re.findall(r'^        name = "([a-z_]+)",', repositories.read_text(), re.M))
+  assert declared == ["calibration_photos", "face_landmarker_task", "heldout_photos"]
+  assert "use_repo(examples, " + ", ".join(f'"{n}"' for n in declared) + ")" in module
   assert "example_repositories()" in (REPO / "examples" / "extensions.bzl").read_text()
 
 

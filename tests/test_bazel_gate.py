@@ -1,0 +1,38 @@
+"""The accuracy gate in the build: `bazel test` runs mediapipe_int8_task_test in MediaPipe's runtime."""
+
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import skimage.data
+
+from mediapipe_int8 import face_runtime
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def bazel(*args: str) -> subprocess.CompletedProcess:
+  env = {k: v for k, v in os.environ.items() if not k.startswith(("BAZEL", "USE_BAZEL"))}
+  return subprocess.run([str(REPO / "tools" / "bazel"), *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+
+
+def test_example_passes_its_gate_and_finds_the_astronaut():
+  result = bazel("test", "//examples:face_landmarker_int8_test", "--test_output=all")
+  assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+  overall = [l for l in result.stdout.splitlines() if l.startswith("overall: NME")]
+  assert len(overall) == 1 and "faces lost 0 of 9" in overall[0], result.stdout[-3000:]
+  assert "\nPASS\n" in result.stdout
+  task = REPO / "bazel-bin" / "examples" / "face_landmarker_int8.task"
+  with face_runtime.FaceLandmarker(task.read_bytes()) as landmarker:
+    faces = landmarker.detect(np.asarray(skimage.data.astronaut()))
+  assert len(faces) == 1
+  assert 0.3 < faces[0].landmarks[:, 0].mean() < 0.6 and 0.1 < faces[0].landmarks[:, 1].mean() < 0.4
+
+
+def test_gate_fails_a_bundle_over_its_budget_and_prints_the_numbers():
+  result = bazel("test", "//tests/bazel:gate_must_fail", "--test_output=all")
+  assert result.returncode == 3, result.stdout[-4000:] + result.stderr[-4000:]  # 3: a test failed
+  assert "FAIL: mean NME" in result.stdout and "budget 0.01%" in result.stdout
+  assert "overall: NME" in result.stdout
