@@ -36,3 +36,11 @@ def test_gate_fails_a_bundle_over_its_budget_and_prints_the_numbers():
   assert result.returncode == 3, result.stdout[-4000:] + result.stderr[-4000:]  # 3: a test failed
   assert "FAIL: mean NME" in result.stdout and "budget 0.01%" in result.stdout
   assert "overall: NME" in result.stdout
+
+
+def test_quantize_action_over_its_budget_fails_the_build_and_leaves_nothing():
+  result = bazel("build", "//tests/bazel:over_budget")
+  assert result.returncode != 0
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+  assert len(errors) == 1 and "exceeds the error budget" in errors[0], result.stderr[-3000:]
+  assert not (REPO / "bazel-bin" / "tests" / "bazel" / "over_budget.task").exists()

@@ -11,7 +11,8 @@ def _check_recipe(recipe, what):
     if recipe not in RECIPES:
         fail("{} must be one of {}, got {}".format(what, RECIPES, repr(recipe)))
 
-def quantize_args(recipe, model_recipes, exclude, num_calibration_samples):
+def quantize_args(recipe, model_recipes, exclude, num_calibration_samples, budget_nme = None,
+                  budget_blendshapes = None):
     """Returns the quantizer flags that do not name files, in a fixed order."""
     _check_recipe(recipe, "recipe")
     args = ["--recipe=" + recipe]
@@ -22,6 +23,10 @@ def quantize_args(recipe, model_recipes, exclude, num_calibration_samples):
         args.append("--exclude=" + model)
     if num_calibration_samples != None:
         args.append("--num_calibration_samples={}".format(num_calibration_samples))
+    if budget_nme != None:
+        args.append("--budget_nme={}".format(budget_nme))
+    if budget_blendshapes != None:
+        args.append("--budget_blendshapes={}".format(budget_blendshapes))
     return args
 
 def mediapipe_int8_task(
@@ -33,6 +38,8 @@ def mediapipe_int8_task(
         exclude = [],
         calibration_images = [],
         num_calibration_samples = None,
+        budget_nme = None,
+        budget_blendshapes = None,
         **kwargs):
     """Quantizes the models of a MediaPipe `.task` bundle (or one `.tflite`) to INT8.
 
@@ -47,12 +54,17 @@ def mediapipe_int8_task(
       exclude: file names of models to drop from the bundle.
       calibration_images: labels of photos for static recipes (each label may give many files).
       num_calibration_samples: how many calibration samples to make; None keeps the tool's default.
+      budget_nme: the error budget: the largest landmark NME against float on held-back photos
+        (e.g. 0.02). With recipe "auto" it steers the search (default: float's one-pixel jitter);
+        with any other recipe a bundle over it fails the build, and nothing is written.
+      budget_blendshapes: likewise for the largest blendshape score change.
       **kwargs: passed to the genrule (visibility, tags, testonly, ...).
     """
     out = out or name + ".task"
     report = name + ".report.json"
     tool = str(_QUANTIZER)
-    flags = quantize_args(recipe, model_recipes, exclude, num_calibration_samples)
+    flags = quantize_args(recipe, model_recipes, exclude, num_calibration_samples, budget_nme,
+                          budget_blendshapes)
 
     # One --calibration_image flag per file: a label such as a filegroup may stand for many.
     images = " ".join(["$(locations {})".format(image) for image in calibration_images])
