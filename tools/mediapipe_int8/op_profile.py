@@ -8,6 +8,7 @@ the app would, and timed. An op that the delegate refuses runs on the built-in k
 import collections
 import copy
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -98,3 +99,25 @@ def summary(rows: list[dict]) -> list[tuple]:
     groups[key][0] += 1
     groups[key][1] += row["us"]
   return sorted(((k[0], k[1], k[2], n, us) for k, (n, us) in groups.items()), key=lambda r: -r[4])
+
+
+def main(argv: list[str]) -> int:
+  """python -m mediapipe_int8.op_profile MODEL.tflite|BUNDLE.task[:ENTRY]: per op type, fast path or
+  not, count and total microseconds (each op alone, one thread, XNNPACK)."""
+  if len(argv) != 2:
+    print(main.__doc__, file=sys.stderr)
+    return 2
+  path, _, entry = argv[1].partition(":")
+  with open(path, "rb") as f:
+    data = f.read()
+  if entry:
+    from mediapipe_int8 import bundle
+    data = {e.name: e.data for e in bundle.read_entries(data, path)}[entry]
+  print(f"{'op':<22} {'precision':<20} {'fast path':<9} {'count':>5} {'us total':>9}")
+  for op, precision, delegated, count, micros in summary(profile(data)):
+    print(f"{op:<22} {precision:<20} {'yes' if delegated else 'NO':<9} {count:>5} {micros:>9.0f}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv))
