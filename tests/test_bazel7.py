@@ -6,7 +6,6 @@ It fails when the root cannot be built (no root, no debootstrap, no Debian mirro
 purpose, set MEDIAPIPE_INT8_SKIP_BAZEL7 to the reason.
 """
 
-import hashlib
 import os
 import pathlib
 import re
@@ -14,24 +13,15 @@ import subprocess
 
 import pytest
 
+from bazel_output import process_summary, sha256
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tests" / "bazel" / "bazel7.sh"
 CONSUMER = REPO / "tests" / "bazel" / "consumer"
 TARGET = "//mediapipe/tasks/int8:face_landmarker_int8"
 TASK = "mediapipe/tasks/int8/face_landmarker_int8.task"
 SKIP_ENV = "MEDIAPIPE_INT8_SKIP_BAZEL7"
-PROCESSES = re.compile(r"^(\(\d\d:\d\d:\d\d\) )?INFO: \d+ process(es)?: .*$", re.MULTILINE)
 TIMEOUT = 900
-
-
-def sha256(path: pathlib.Path) -> str:
-  return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def process_summary(output: str) -> str:
-  lines = [m.group(0) for m in PROCESSES.finditer(output)]
-  assert lines, f"no process summary in Bazel's output:\n{output[-3000:]}"
-  return lines[-1]
 
 
 class Bazel:

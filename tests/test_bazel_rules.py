@@ -6,7 +6,6 @@ used (two output bases of this repository, one of the consumer workspace) and sh
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 import pathlib
@@ -19,26 +18,15 @@ import time
 
 import pytest
 
+from bazel_output import process_summary, sha256
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CONSUMER = REPO / "tests" / "bazel" / "consumer"
 SMALL = "//tests/bazel:face_landmarker_small"
 SMALL_TASK = "tests/bazel/face_landmarker_small.task"
 CONSUMER_TARGET = "//mediapipe/tasks/int8:face_landmarker_int8"
 CONSUMER_TASK = "mediapipe/tasks/int8/face_landmarker_int8.task"
-# Bazel's own summary line, e.g. "INFO: 5 processes: 1 remote cache hit, 4 internal.", after a
-# "(12:34:56) " when --show_timestamps is on.
-PROCESSES = re.compile(r"^(\(\d\d:\d\d:\d\d\) )?INFO: \d+ process(es)?: .*$", re.MULTILINE)
 BUILD_TIMEOUT = 900
-
-
-def sha256(path: pathlib.Path) -> str:
-  return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def process_summary(output: str) -> str:
-  lines = [m.group(0) for m in PROCESSES.finditer(output)]
-  assert lines, f"no process summary in Bazel's output:\n{output[-3000:]}"
-  return lines[-1]
 
 
 def spawns(log: pathlib.Path) -> list[dict]:

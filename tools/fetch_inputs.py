@@ -12,7 +12,6 @@ Prints nothing but errors; exits 1 naming the file that could not be had.
 import argparse
 import hashlib
 import pathlib
-import shutil
 import subprocess
 import sys
 import tarfile
