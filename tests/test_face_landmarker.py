@@ -124,8 +124,9 @@ def test_accuracy_gate_passes_weight_only_and_fails_int8(quantized, face_landmar
        f"--task={task}", *photos_args], env=env, capture_output=True, text=True, timeout=600)
   print(process.stdout)
   overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
-  assert len(overall) == 1 and "faces lost 0 of 9" in overall[0]
+  assert len(overall) == 1 and " of 9" in overall[0]
   if recipe == "weight_only_int8":
+    assert "faces lost 0 of 9" in overall[0]
     assert process.returncode == 0 and process.stdout.rstrip().endswith("PASS")
-  else:
+  else:  # measured 4.4% NME against float's 1.4%, and one face of the nine lost
     assert process.returncode == 1 and "FAIL: mean NME" in process.stdout
