@@ -73,6 +73,10 @@ def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes,
         options.exclude.append(value)
       elif key == "prelu":
         options.static = dataclasses.replace(options.static, prelu=value)
+      elif key == "range_method":
+        options.static = dataclasses.replace(options.static, method=value)
+      elif key == "nointeger_rewrites":
+        options.static = dataclasses.replace(options.static, rewrites=False)
       elif key in ("budget_nme", "budget_blendshapes"):
         options.budget = dataclasses.replace(options.budget, **{key[len("budget_"):]: float(value)})
       else:
@@ -95,9 +99,16 @@ def models_of(data: bytes) -> dict[str, bytes]:
   return {e.name: e.data for e in bundle.read_entries(data, "bundle") if e.name.endswith(".tflite")}
 
 
+def _from_caller(path: str) -> str:
+  """`bazel run` starts in the runfiles tree; paths the user typed are relative to where they were."""
+  return os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", ""), path)
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  for flag in ("input", "calibration_dir", "heldout_dir", "out", "plots_dir"):
+    FLAGS[flag].value = _from_caller(FLAGS[flag].value)
   float_bundle = pathlib.Path(FLAGS.input).read_bytes()
   heldout = photos.load(photos.photo_paths(FLAGS.heldout_dir, []))
   if FLAGS.astronaut:

@@ -37,6 +37,9 @@ flags.DEFINE_enum("prelu", "float", ["float", "int8"],
                   "Calibrated recipes: float keeps PRELU in float between conversions (faster with "
                   "XNNPACK on x86); int8 rewrites it into int8 depthwise convs and an ADD (no "
                   "conversion inside the graph, slightly more accurate).")
+flags.DEFINE_bool("integer_rewrites", True, "Calibrated recipes: fuse standalone RELUs into the ops "
+                  "before them (and rewrite PRELU with --prelu=int8) so integer kernels take them; "
+                  "--nointeger_rewrites quantizes the graph as it is, to compare.")
 flags.DEFINE_float("budget_nme", None, "--recipe=auto: the largest landmark NME against float "
                    "(mean landmark error / outer-eye distance) on held-back photos. Default: float's "
                    "own NME when those photos move by one pixel.")
@@ -72,7 +75,8 @@ def main(argv: list[str]) -> int:
         calibration_dir=FLAGS.calibration_dir, calibration_images=list(FLAGS.calibration_image),
         num_calibration_samples=FLAGS.num_calibration_samples,
         random_calibration=list(FLAGS.random_calibration),
-        static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu),
+        static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu,
+                                      FLAGS.integer_rewrites),
         budget=mixed_precision.Budget(FLAGS.budget_nme, FLAGS.budget_blendshapes,
                                       FLAGS.budget_sqnr_db),
         report=FLAGS.report)

@@ -20,6 +20,7 @@ class StaticOptions:
   method: str = "percentile"
   percentile: float = ranges.DEFAULT_PERCENTILE
   prelu: str = "float"  # rewrite.PRELU_MODES
+  rewrites: bool = True  # False: quantize the graph as it is, to measure what the rewrites buy
 
 
 class Quantization:
@@ -44,7 +45,8 @@ class Quantization:
   def _integer_model(self):
     if self._integer is None:
       model = tflite_file.parse(self.float_bytes, self.source)
-      rewrites = rewrite.for_integer_kernels(model, self._static_options.prelu)
+      rewrites = (rewrite.for_integer_kernels(model, self._static_options.prelu)
+                  if self._static_options.rewrites else {})
       prepare.prune(model)
       data = tflite_file.serialize(model)
       observations = ranges.observe(data, model, self._calibration)

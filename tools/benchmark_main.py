@@ -1,0 +1,5 @@
+"""Bazel's py_binary entry for the benchmark: `bazel run //tools:benchmark -- FLAGS`."""
+from mediapipe_int8 import benchmark
+
+if __name__ == "__main__":
+  benchmark.run()
