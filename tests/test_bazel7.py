@@ -160,5 +160,5 @@ def test_workspace_mode_builds_the_same_bytes_as_bazel4(servers, bazel4_digest):
 
 def test_docs_show_the_module_bazel_this_test_uses():
   module = (CONSUMER / "MODULE.bazel").read_text()
-  docs = (REPO / "docs" / "bazel7.md").read_text()
-  assert f"```python\n{module}```" in docs, "docs/bazel7.md must show tests/bazel/consumer/MODULE.bazel"
+  for doc in ("README.md", "docs/bazel7.md"):
+    assert f"```python\n{module}```" in (REPO / doc).read_text(), f"{doc} must show {CONSUMER}/MODULE.bazel"
