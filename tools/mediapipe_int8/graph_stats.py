@@ -18,7 +18,7 @@ _MAC_OPS = {_OPS.CONV_2D, _OPS.DEPTHWISE_CONV_2D, _OPS.FULLY_CONNECTED, _OPS.TRA
             _OPS.BATCH_MATMUL}
 
 
-def _is_constant(model, tensor) -> bool:
+def is_constant(model, tensor) -> bool:
   data = model.buffers[tensor.buffer].data
   return data is not None and len(data) > 0
 
@@ -34,7 +34,7 @@ def op_precision(model: schema.ModelT, op, dequantized_from: dict[int, int]) -> 
     if i < 0:
       continue
     tensor = graph.tensors[i]
-    if _is_constant(model, tensor):
+    if is_constant(model, tensor):
       int_weights |= tensor.type == schema.TensorType.INT8
     else:
       activation_types.add(tensor.type)
@@ -46,21 +46,21 @@ def op_precision(model: schema.ModelT, op, dequantized_from: dict[int, int]) -> 
   return FLOAT_INT8_WEIGHTS if int_weights else FLOAT
 
 
-def _dequantized_from(model) -> dict[int, int]:
+def dequantized_from(model) -> dict[int, int]:
   """Output tensor -> type of the constant it dequantizes (weight-only models' weights)."""
   graph = model.subgraphs[0]
   out = {}
   for op in graph.operators:
     if tflite_file.builtin_code(model, op) == _OPS.DEQUANTIZE:
       source = graph.tensors[int(op.inputs[0])]
-      if _is_constant(model, source):
+      if is_constant(model, source):
         out[int(op.outputs[0])] = source.type
   return out
 
 
 def op_precisions(model: schema.ModelT) -> dict[str, dict[str, int]]:
   """Per op type, how many ops run in each precision."""
-  dequantized = _dequantized_from(model)
+  dequantized = dequantized_from(model)
   table = collections.defaultdict(collections.Counter)
   for op in model.subgraphs[0].operators:
     name = tflite_file.op_name(tflite_file.builtin_code(model, op))
@@ -88,7 +88,7 @@ def macs(model: schema.ModelT, op) -> int:
 
 def mac_share(model: schema.ModelT) -> dict[str, float]:
   """Total conv/FC MACs and the share computed with int8 (or int16) activations."""
-  dequantized = _dequantized_from(model)
+  dequantized = dequantized_from(model)
   total, by_precision = 0, collections.Counter()
   for op in model.subgraphs[0].operators:
     n = macs(model, op)
@@ -108,7 +108,7 @@ def inner_conversions(model: schema.ModelT) -> int:
     if tflite_file.builtin_code(model, op) not in (_OPS.QUANTIZE, _OPS.DEQUANTIZE):
       continue
     source = graph.tensors[int(op.inputs[0])]
-    if _is_constant(model, source):
+    if is_constant(model, source):
       continue  # a weight dequantized once (weight-only recipes), not an activation conversion
     if int(op.inputs[0]) in ends or int(op.outputs[0]) in ends:
       continue

@@ -78,11 +78,11 @@ def _time_op(data: bytes, runs: int) -> tuple[bool, float]:
 def profile(model_bytes: bytes, runs: int = 20) -> list[dict]:
   """One row per op: index, type, precision, delegated, microseconds alone."""
   model = tflite_file.parse(model_bytes, "model")
-  dequantized = graph_stats._dequantized_from(model)
+  dequantized = graph_stats.dequantized_from(model)
   rows = []
   graph = model.subgraphs[0]
   for index, op in enumerate(graph.operators):
-    if all(i < 0 or graph_stats._is_constant(model, graph.tensors[int(i)]) for i in op.inputs):
+    if all(i < 0 or graph_stats.is_constant(model, graph.tensors[int(i)]) for i in op.inputs):
       continue  # computed once from constants (a float16 weight's DEQUANTIZE), not per inference
     delegated, micros = _time_op(single_op_model(model, index), runs)
     rows.append({"index": index, "op": tflite_file.op_name(tflite_file.builtin_code(model, op)),
