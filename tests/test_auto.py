@@ -36,6 +36,7 @@ def test_search_meets_the_budget_on_held_back_photos_and_says_how(auto_run, face
   assert out.stat().st_size < 0.75 * face_landmarker_task.stat().st_size
   source = {e.name: e.data for e in bundle.read_entries(face_landmarker_task.read_bytes(), "float")}
   result = {e.name: e.data for e in bundle.read_entries(out.read_bytes(), "auto")}
+  assert {m["name"] for m in report["models"]} == set(source) - {"geometry_pipeline_metadata_landmarks.binarypb"}
   for model in report["models"]:
     assert model["recipe"] == "auto" and "ops_moved_to_float" in model["auto"]
   for entry in report["entries"]:

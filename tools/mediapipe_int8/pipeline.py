@@ -232,6 +232,9 @@ class _Job:
       quantized, rewrites, float_ops, fallback = prebuilt
       if fallback == recipes.NONE:  # the search kept the source model: its own bytes go out
         self.entries.append({"name": path, "action": "copied", "recipe": recipe})
+        self.models.append({"name": path, "recipe": recipe, "bytes_before": len(data),
+                            "bytes_after": len(data), "ops": {},
+                            "auto": {"ops_moved_to_float": [], "fallback_recipe": fallback}})
         return data
     elif recipe == recipes.AUTO:  # a single model: judged by its outputs' SQNR
       quantization = quantize.Quantization(prepared, where, self.options.static,
