@@ -90,6 +90,14 @@ def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.nd
   return errors, landmarks
 
 
+def compare_held_back(float_model: schema.ModelT, float_bytes: bytes, quantized_bytes: bytes, samples):
+  """compare() on a calibrate.Samples' held-back set, outputs named as the float model names them."""
+  graph = float_model.subgraphs[0]
+  names = [graph.tensors[i].name.decode() for i in graph.outputs]
+  return compare(float_bytes, quantized_bytes, samples.held_back, names,
+                 samples.landmark_pixel_scale, samples.clamps)
+
+
 def sqnr_db(signal: np.ndarray, test: np.ndarray) -> float:
   noise = float(np.sum((signal - test) ** 2))
   power = float(np.sum(signal ** 2))

@@ -54,11 +54,8 @@ def _groups(ops: list[str]) -> list[list[str]]:
 
 def _proxy(quantization: Quantization, model, samples: calibrate.Samples) -> float:
   """One number per model, lower is better: landmark px, else the worst output's noise/signal."""
-  graph = quantization.prepared.model.subgraphs[0]
-  names = [graph.tensors[i].name.decode() for i in graph.outputs]
-  errors, landmarks = check.compare(quantization.float_bytes, tflite_file.serialize(model),
-                                    samples.held_back, names, samples.landmark_pixel_scale,
-                                    samples.clamps)
+  errors, landmarks = check.compare_held_back(quantization.prepared.model, quantization.float_bytes,
+                                              tflite_file.serialize(model), samples)
   if landmarks is not None:
     return landmarks.mean_px
   return max(0.0 if math.isinf(e.sqnr_db) else 10 ** (-e.sqnr_db / 10) for e in errors)
@@ -73,9 +70,7 @@ class EndToEnd:
     float_bundle = bundle.write_entries(entries)
     self.has_blendshapes = any(e.name == calibrate.FACE_BLENDSHAPES for e in entries)
     self.reference = evaluate.detect_all(float_bundle, self.photos, self.has_blendshapes)
-    floor = evaluate.compare(
-        self.reference, evaluate.detect_all(float_bundle, self.photos, self.has_blendshapes, (1, 1)),
-        self.photos, shift=(1, 1))
+    floor = evaluate.float_jitter(float_bundle, self.photos, self.reference, self.has_blendshapes)
     if not floor.reference_faces:
       raise UserError("auto: the float bundle finds no face in the held-back photos ("
                       + ", ".join(p.name for p in photos) + "); give more calibration photos with faces")
@@ -117,10 +112,8 @@ class _PerModel:
     worst = {}
     for name, model in models.items():
       q = self.quantizations[name]
-      graph = q.prepared.model.subgraphs[0]
-      errors, _ = check.compare(q.float_bytes, tflite_file.serialize(model),
-                                self.samples[name].held_back,
-                                [graph.tensors[i].name.decode() for i in graph.outputs])
+      errors, _ = check.compare_held_back(q.prepared.model, q.float_bytes,
+                                          tflite_file.serialize(model), self.samples[name])
       worst[name] = min(e.sqnr_db for e in errors)
     return {"worst_sqnr_db": worst}
 

@@ -274,8 +274,6 @@ def model_info(name: str, prepared: prepare.Preparation) -> calibrate.ModelInfo:
 
 
 def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples) -> dict:
-  graph = prepared.model.subgraphs[0]
-  output_names = [graph.tensors[i].name.decode() for i in graph.outputs]
   report = {
       "name": path,
       "recipe": recipe,
@@ -285,8 +283,7 @@ def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, 
       "ops": graph_stats.op_precisions(quantized),
   }
   if samples is not None:
-    errors, landmarks = check.compare(float_bytes, output, samples.held_back, output_names,
-                                      samples.landmark_pixel_scale, samples.clamps)
+    errors, landmarks = check.compare_held_back(prepared.model, float_bytes, output, samples)
     report["calibration"] = {"samples": len(samples.calibration), "held_back": len(samples.held_back),
                              "source": samples.source, "clamps": samples.clamps}
     report["outputs"] = [{"name": e.name, "max_abs_error": e.max_abs, "sqnr_db": e.sqnr_db} for e in errors]
