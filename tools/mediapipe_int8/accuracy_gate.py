@@ -50,8 +50,7 @@ def judge(float_task: str, task: str, photo_paths: list[str], budget_nme: float 
   blendshapes = float_blend and blend
   judged = photos.load(photo_paths)
   reference = evaluate.detect_all(reference_bundle, judged, blendshapes)
-  floor = evaluate.compare(reference, evaluate.detect_all(reference_bundle, judged, blendshapes, (1, 1)),
-                           judged, shift=(1, 1))
+  floor = evaluate.float_jitter(reference_bundle, judged, reference, blendshapes)
   result = evaluate.compare(reference, evaluate.detect_all(candidate_bundle, judged, blendshapes), judged)
   nme = budget_nme if budget_nme is not None else floor.mean_nme
   blend_budget = budget_blendshapes if budget_blendshapes is not None else floor.blendshape_max

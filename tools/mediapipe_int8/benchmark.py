@@ -121,8 +121,7 @@ def main(argv):
   progress.report("benchmark: accuracy in MediaPipe's runtime")
   reference = evaluate.detect_all(float_bundle, heldout, blendshapes=True)
   accuracy = {"float16 (Google)": None}
-  jitter = evaluate.compare(reference, evaluate.detect_all(float_bundle, heldout, True, (1, 1)),
-                            heldout, shift=(1, 1))
+  jitter = evaluate.float_jitter(float_bundle, heldout, reference, True)
   for name, data in bundles.items():
     if name != "float16 (Google)":
       accuracy[name] = evaluate.compare(reference, evaluate.detect_all(data, heldout, True), heldout)

@@ -55,9 +55,10 @@ class Comparison:
 
 def shifted(pixels: np.ndarray, dx: int, dy: int) -> np.ndarray:
   """The photo moved by (dx, dy) pixels, edge pixels repeated: a one-pixel camera shake."""
-  return np.ascontiguousarray(np.roll(np.pad(pixels, ((abs(dy),) * 2, (abs(dx),) * 2, (0, 0)),
-                                             mode="edge"), (dy, dx), (0, 1))[
-      abs(dy):abs(dy) + pixels.shape[0], abs(dx):abs(dx) + pixels.shape[1]])
+  h, w = pixels.shape[:2]
+  padded = np.pad(pixels, ((max(dy, 0), max(-dy, 0)), (max(dx, 0), max(-dx, 0)), (0, 0)), mode="edge")
+  top, left = max(-dy, 0), max(-dx, 0)
+  return np.ascontiguousarray(padded[top:top + h, left:left + w])
 
 
 def views(photo: Photo, grid: int = 3) -> list[Photo]:
@@ -107,8 +108,8 @@ def compare(reference, candidate, photos: list[Photo], shift=(0, 0)) -> Comparis
   return Comparison(errors, total, lost)
 
 
-def float_jitter(bundle: bytes, photos: list[Photo], blendshapes: bool = True) -> Comparison:
-  """Float against itself when the photo moves one pixel right and one down (the floor)."""
-  reference = detect_all(bundle, photos, blendshapes)
+def float_jitter(bundle: bytes, photos: list[Photo], reference, blendshapes: bool) -> Comparison:
+  """Float against itself when the photo moves one pixel right and one down (the floor);
+  `reference` is detect_all(bundle, photos, blendshapes) on the unmoved photos."""
   moved = detect_all(bundle, photos, blendshapes, shift=(1, 1))
   return compare(reference, moved, photos, shift=(1, 1))
