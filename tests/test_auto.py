@@ -29,7 +29,7 @@ def test_search_meets_the_budget_on_held_back_photos_and_says_how(auto_run, face
   assert search["held_back_photos"] and search["steps"][0]["move"] == "all int8"
   final = [s for s in search["steps"] if s.get("accepted", True)][-1]["measured"]
   assert final["mean_nme"] <= 0.02 and final["blendshape_max_abs"] <= 0.5
-  assert final["lost_faces"] <= search["budget"]["lost_faces"]
+  assert final["lost"] <= search["budget"]["lost"]
   assert any("to float" in s["move"] for s in search["steps"][1:])  # it measured moves
   assert "auto:" in process.stderr
   # Measured 71%: the detector and blendshapes models fell back to Google's own (README, auto).

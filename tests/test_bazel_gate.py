@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import skimage.data
 
-from mediapipe_int8 import face_runtime
+from mediapipe_int8 import landmarker_runtime, landmarkers
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def test_example_passes_its_gate_and_finds_the_astronaut():
   assert len(overall) == 1 and "faces lost 0 of 9" in overall[0], result.stdout[-3000:]
   assert "\nPASS\n" in result.stdout
   task = REPO / "bazel-bin" / "examples" / "face_landmarker_int8.task"
-  with face_runtime.FaceLandmarker(task.read_bytes()) as landmarker:
+  with landmarker_runtime.Landmarker(landmarkers.FACE, task.read_bytes()) as landmarker:
     faces = landmarker.detect(np.asarray(skimage.data.astronaut()))
   assert len(faces) == 1
   assert 0.3 < faces[0].landmarks[:, 0].mean() < 0.6 and 0.1 < faces[0].landmarks[:, 1].mean() < 0.4

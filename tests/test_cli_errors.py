@@ -108,7 +108,7 @@ def test_empty_calibration_folder(tmp_path, good_bundle):
   out = tmp_path / "out.task"
   _assert_refused(run_cli(f"--input={good_bundle}", f"--output={out}",
                           f"--calibration_dir={tmp_path / 'photos'}", check=False),
-                  out, "photos", "no .jpg or .png")
+                  out, "photos", "no .jpg, .png or .webp")
 
 
 def test_unreadable_calibration_photo(tmp_path, good_bundle):

@@ -18,7 +18,7 @@ import pytest
 import skimage.data
 
 from conftest import ROOT, run_cli
-from mediapipe_int8 import bundle, evaluate, photos, tflite_file
+from mediapipe_int8 import bundle, evaluate, landmarkers, photos, tflite_file
 
 CALIBRATION = ROOT / ".cache" / "inputs" / "calibration"
 HELDOUT = ROOT / ".cache" / "inputs" / "heldout"
@@ -39,7 +39,8 @@ def heldout_photos():
 
 @pytest.fixture(scope="module")
 def float_faces(face_landmarker_task, heldout_photos):
-  return evaluate.detect_all(face_landmarker_task.read_bytes(), heldout_photos, blendshapes=True)
+  return evaluate.detect_all(landmarkers.FACE, face_landmarker_task.read_bytes(), heldout_photos,
+                             blendshapes=True)
 
 
 @pytest.fixture(scope="module", params=sorted(BOUNDS))
@@ -60,13 +61,13 @@ def test_mediapipe_loads_it_and_it_keeps_float_answers(quantized, float_faces, h
   recipe, data, _ = quantized
   max_share, max_nme, max_lost, max_astronaut_px = BOUNDS[recipe]
   assert len(data) <= max_share * face_landmarker_task.stat().st_size
-  faces = evaluate.detect_all(data, heldout_photos, blendshapes=True)
+  faces = evaluate.detect_all(landmarkers.FACE, data, heldout_photos, blendshapes=True)
   assert faces[-1], "the quantized bundle finds no face in the astronaut photo"
-  comparison = evaluate.compare(float_faces, faces, heldout_photos)
+  comparison = evaluate.compare(landmarkers.FACE, float_faces, faces, heldout_photos)
   print(recipe, comparison.as_dict())
-  assert comparison.lost_faces <= max_lost
+  assert comparison.lost <= max_lost
   assert comparison.mean_nme <= max_nme
-  astronaut = [f for f in comparison.faces if f.photo == "astronaut.png"]
+  astronaut = [f for f in comparison.found if f.photo == "astronaut.png"]
   assert astronaut and astronaut[0].mean_px <= max_astronaut_px
 
 

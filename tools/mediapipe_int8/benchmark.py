@@ -21,7 +21,8 @@ import tempfile
 import numpy as np
 from absl import app, flags, logging
 
-from mediapipe_int8 import bundle, calibrate, evaluate, graph_stats, latency, photos, pipeline
+from mediapipe_int8 import bundle, calibrate, evaluate, graph_stats, landmarkers, latency, photos
+from mediapipe_int8 import pipeline
 from mediapipe_int8 import prepare, progress, tflite_file
 from mediapipe_int8.errors import UserError
 
@@ -36,7 +37,7 @@ flags.DEFINE_multi_string("extra", [], "NAME:FLAGS: one more variant, quantized 
 flags.DEFINE_integer("runs", 50, "Timed runs per model and thread count (after warm-up).")
 flags.DEFINE_string("out", "docs/benchmarks.md", "The Markdown report to write.")
 flags.DEFINE_string("plots_dir", "docs", "Where the PNG plots go.")
-flags.DEFINE_bool("astronaut", True, "Also judge accuracy on scikit-image's astronaut.")
+flags.DEFINE_bool("astronaut", True, "Also judge a face landmarker on scikit-image's astronaut.")
 
 
 def machine() -> str:
@@ -110,8 +111,11 @@ def main(argv):
   for flag in ("input", "calibration_dir", "heldout_dir", "out", "plots_dir"):
     FLAGS[flag].value = _from_caller(FLAGS[flag].value)
   float_bundle = pathlib.Path(FLAGS.input).read_bytes()
+  kind = landmarkers.kind_of(models_of(float_bundle))
+  if kind is None:
+    raise UserError(f"{FLAGS.input}: not a face or hand landmarker bundle; the benchmark judges those")
   heldout = photos.load(photos.photo_paths(FLAGS.heldout_dir, []))
-  if FLAGS.astronaut:
+  if FLAGS.astronaut and kind == landmarkers.FACE:
     import skimage.data
     heldout.append(photos.Photo("astronaut.png", np.asarray(skimage.data.astronaut())))
   with tempfile.TemporaryDirectory() as work:
@@ -119,16 +123,18 @@ def main(argv):
   bundles = {"float16 (Google)": float_bundle} | {n: v[0] for n, v in variants.items()}
 
   progress.report("benchmark: accuracy in MediaPipe's runtime")
-  reference = evaluate.detect_all(float_bundle, heldout, blendshapes=True)
+  blendshapes = kind.blendshapes is not None
+  reference = evaluate.detect_all(kind, float_bundle, heldout, blendshapes)
   accuracy = {"float16 (Google)": None}
-  jitter = evaluate.float_jitter(float_bundle, heldout, reference, True)
+  jitter = evaluate.float_jitter(kind, float_bundle, heldout, reference, blendshapes)
   for name, data in bundles.items():
     if name != "float16 (Google)":
-      accuracy[name] = evaluate.compare(reference, evaluate.detect_all(data, heldout, True), heldout)
+      candidate = evaluate.detect_all(kind, data, heldout, blendshapes)
+      accuracy[name] = evaluate.compare(kind, reference, candidate, heldout)
 
   progress.report("benchmark: latency")
   inputs = model_inputs(float_bundle, heldout)
-  bundle_ms = latency.bundle_median_ms(bundles, [p.pixels for p in heldout], runs=FLAGS.runs)
+  bundle_ms = latency.bundle_median_ms(kind, bundles, [p.pixels for p in heldout], runs=FLAGS.runs)
   model_rows = []
   for model_name in models_of(float_bundle):
     per_variant = {n: models_of(d).get(model_name) for n, d in bundles.items()}
@@ -141,8 +147,8 @@ def main(argv):
                          times[1][name], times[1][name] / times[1]["float16 (Google)"],
                          times[2][name], times[2][name] / times[2]["float16 (Google)"]))
 
-  write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout)
-  write_plots(bundles, accuracy, jitter, reference, heldout)
+  write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldout)
+  write_plots(kind, bundles, accuracy, jitter, reference, heldout)
   return 0
 
 
@@ -150,7 +156,7 @@ def _fmt(value, digits=2):
   return "-" if value is None else f"{value:.{digits}f}"
 
 
-def write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
+def write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
   float_size = len(bundles["float16 (Google)"])
   float_ms = bundle_ms["float16 (Google)"]
   command = "tools/benchmark " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -158,15 +164,15 @@ def write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
       "# Benchmarks", "",
       f"Machine: {machine()}. Run on {datetime.date.today().isoformat()} with:", "",
       f"    {command}", "",
-      f"Accuracy is judged in MediaPipe's own runtime (FaceLandmarker, IMAGE mode) against the float "
-      f"bundle, on {len(heldout)} photos never used for calibration "
-      f"({', '.join(p.name for p in heldout)}; {jitter.reference_faces} faces). NME: mean landmark "
-      "distance / outer-eye-corner distance. The floor is float against itself when the photo moves "
-      "by one pixel.", "",
-      "| bundle | bytes | of float | NME | landmarks px mean / max | blendshapes max diff | faces lost | detect() ms | vs float |",
+      f"Accuracy is judged in MediaPipe's own runtime ({kind.noun.title()}Landmarker, IMAGE mode) "
+      f"against the float bundle, on {len(heldout)} photos never used for calibration "
+      f"({', '.join(p.name for p in heldout)}; {jitter.reference_count} {kind.noun}s). NME: mean "
+      f"landmark distance / {kind.scale_name}. The floor is float against itself when the photo "
+      "moves by one pixel.", "",
+      f"| bundle | bytes | of float | NME | landmarks px mean / max | blendshapes max diff | {kind.noun}s lost | detect() ms | vs float |",
       "|---|---|---|---|---|---|---|---|---|",
       f"| float, photo moved 1 px (floor) | | | {100 * jitter.mean_nme:.2f}% | {jitter.mean_px:.2f} / "
-      f"{jitter.max_px:.1f} | {_fmt(jitter.blendshape_max)} | {jitter.lost_faces} of {jitter.reference_faces} | | |",
+      f"{jitter.max_px:.1f} | {_fmt(jitter.blendshape_max)} | {jitter.lost} of {jitter.reference_count} | | |",
   ]
   for name, data in bundles.items():
     acc = accuracy[name]
@@ -175,7 +181,7 @@ def write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
       continue
     lines.append(f"| {name} | {len(data):,} | {100 * len(data) / float_size:.0f}% | "
                  f"{100 * acc.mean_nme:.2f}% | {acc.mean_px:.2f} / {acc.max_px:.1f} | "
-                 f"{_fmt(acc.blendshape_max)} | {acc.lost_faces} of {acc.reference_faces} | "
+                 f"{_fmt(acc.blendshape_max)} | {acc.lost} of {acc.reference_count} | "
                  f"{bundle_ms[name]:.1f} | {bundle_ms[name] / float_ms:.2f}x |")
   lines += [
       "", "Per model: LiteRT interpreter with XNNPACK, median of "
@@ -186,14 +192,15 @@ def write_markdown(bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
   for model, name, size, share, inner, ms1, r1, ms2, r2 in model_rows:
     lines.append(f"| {model} | {name} | {size:,} | {100 * share['int8_share']:.0f}% of "
                  f"{share['macs'] / 1e6:.1f} M | {inner} | {ms1:.2f} | {r1:.2f}x | {ms2:.2f} | {r2:.2f}x |")
-  lines += ["", "![landmark error against bundle size](accuracy_vs_size.png)", "",
-            "![per-landmark error on a held-out face](landmark_error.png)", ""]
+  plots = os.path.relpath(FLAGS.plots_dir, os.path.dirname(os.path.abspath(FLAGS.out)))
+  lines += ["", f"![landmark error against bundle size]({plots}/accuracy_vs_size.png)", "",
+            f"![per-landmark error on a held-out {kind.noun}]({plots}/landmark_error.png)", ""]
   pathlib.Path(FLAGS.out).parent.mkdir(parents=True, exist_ok=True)
   pathlib.Path(FLAGS.out).write_text("\n".join(lines))
   print("\n".join(lines))
 
 
-def write_plots(bundles, accuracy, jitter, reference, heldout):
+def write_plots(kind, bundles, accuracy, jitter, reference, heldout):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -210,31 +217,31 @@ def write_plots(bundles, accuracy, jitter, reference, heldout):
             ha="right", fontsize=8)
   axis.set_xlabel("bundle size (MB)")
   axis.set_ylabel("landmark NME vs float (%)")
-  axis.set_title("Accuracy against size, held-out faces")
+  axis.set_title(f"Accuracy against size, held-out {kind.noun}s")
   figure.tight_layout()
   figure.savefig(plots / "accuracy_vs_size.png", dpi=100)
   plt.close(figure)
 
-  index = max(range(len(heldout)), key=lambda i: len(reference[i]) == 1 and heldout[i].name == "astronaut.png")
-  photo, ref_face = heldout[index], reference[index][0]
+  index = max(range(len(heldout)),
+              key=lambda i: (len(reference[i]) == 1, heldout[i].name == "astronaut.png"))
+  photo, ref_found = heldout[index], reference[index][0]
   names = [n for n in bundles if accuracy[n] is not None]
   figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.4))
   axes = np.atleast_1d(axes)
   h, w = photo.pixels.shape[:2]
-  ref_xy = ref_face.landmarks[:, :2] * [w, h]
+  ref_xy = ref_found.landmarks[:, :2] * [w, h]
   low, high = ref_xy.min(0), ref_xy.max(0)
   pad = 0.15 * (high - low)
-  with_faces = evaluate.detect_all
   for axis, name in zip(axes, names):
-    faces = with_faces(bundles[name], [photo], blendshapes=False)[0]
+    found = evaluate.detect_all(kind, bundles[name], [photo], blendshapes=False)[0]
     axis.imshow(photo.pixels)
     axis.set_xlim(low[0] - pad[0], high[0] + pad[0])
     axis.set_ylim(high[1] + pad[1], low[1] - pad[1])
     axis.axis("off")
-    if not faces:
-      axis.set_title(f"{name}: face lost")
+    if not found:
+      axis.set_title(f"{name}: {kind.noun} lost")
       continue
-    xy = min((f.landmarks[:, :2] * [w, h] for f in faces), key=lambda p: np.abs(p - ref_xy).mean())
+    xy = min((f.landmarks[:, :2] * [w, h] for f in found), key=lambda p: np.abs(p - ref_xy).mean())
     error = np.linalg.norm(xy - ref_xy, axis=1)
     points = axis.scatter(ref_xy[:, 0], ref_xy[:, 1], c=error, s=6, cmap="inferno", vmin=0,
                           vmax=max(3.0, float(np.percentile(error, 99))))

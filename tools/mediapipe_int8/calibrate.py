@@ -2,7 +2,8 @@
 
 Each model is fed what it sees in its pipeline. A face landmarker bundle is a
 cascade: the detector sees the whole photo, the landmarks model a rotated
-face crop, the blendshapes model 146 landmarks in image pixels. Crops come
+face crop, the blendshapes model 146 landmarks in image pixels; a hand
+landmarker likewise (detector, then rotated hand crops). Crops come
 from the float bundle itself, run in MediaPipe's runtime. A model of an
 unknown bundle with an image input gets the whole photo letterboxed to its
 input size, normalised as its metadata says. Random inputs only where the
@@ -18,35 +19,11 @@ import zlib
 
 import numpy as np
 
-from mediapipe_int8 import face_runtime, image_input, runner
+from mediapipe_int8 import image_input, landmarker_runtime, landmarkers, runner
 from mediapipe_int8.errors import UserError
 from mediapipe_int8.photos import Photo
 
 SEED = 20261127
-FACE_DETECTOR = "face_detector.tflite"
-FACE_LANDMARKS = "face_landmarks_detector.tflite"
-FACE_BLENDSHAPES = "face_blendshapes.tflite"
-# MediaPipe's face_blendshapes_graph: the 146 of the 478 landmarks the blendshapes model reads.
-BLENDSHAPE_LANDMARKS = (
-    0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63,
-    65, 66, 67, 70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133,
-    136, 144, 145, 146, 148, 149, 150, 152, 153, 154, 155, 157, 158, 159, 160, 161, 162, 163,
-    168, 172, 173, 176, 178, 181, 185, 191, 195, 197, 234, 246, 249, 251, 263, 267, 269, 270,
-    276, 282, 283, 284, 285, 288, 291, 293, 295, 296, 297, 300, 308, 310, 311, 312, 314, 317,
-    318, 321, 323, 324, 332, 334, 336, 338, 356, 361, 362, 365, 373, 374, 375, 377, 378, 379,
-    380, 381, 382, 384, 385, 386, 387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454,
-    466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477)
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 33, 263
-# Detector output ranges that cost MediaPipe nothing: it reads score logits through a sigmoid with a
-# 0.5 threshold (beyond +-20 the score is within 2e-9 of 0 or 1), and box and keypoint offsets of
-# real faces stay within 128 px of the 128 px input (measured max 127.9 on 40 photos), so 160 leaves
-# a margin. Without clamps, background anchors stretch the ranges to -27,000 and every face score
-# rounds to 0 in int8; +-100 still lost a face that +-20 keeps.
-DETECTOR_CLAMPS = {"classificators": (-20.0, 20.0), "regressors": (-160.0, 160.0)}
-# Face crop side relative to the landmarks' bounding box: this matches MediaPipe's own crop
-# (measured on the astronaut: at 1.4 the float landmarks model reproduces MediaPipe's landmarks
-# within 0.30 px mean; 1.3: 0.34, 1.5: 0.35, 1.2: 0.66, 1.7: 0.50).
-CROP_SCALE = 1.4
 
 
 @dataclasses.dataclass
@@ -74,10 +51,6 @@ def num_held_back(num_calibration: int) -> int:
   return max(4, num_calibration // 4)
 
 
-def is_face_landmarker(names) -> bool:
-  return FACE_DETECTOR in names and FACE_LANDMARKS in names
-
-
 def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: bytes | None,
                  photos: list[Photo], num_samples: int, random_names: set[str],
                  source: str, optional: frozenset[str] = frozenset()) -> dict[str, Samples]:
@@ -96,8 +69,9 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
   if not photos:
     raise UserError(f"{source}: {', '.join(sorted(rest))} needs calibration photos: "
                     "pass --calibration_dir (or --random_calibration=NAME to use random inputs)")
-  if float_bundle is not None and is_face_landmarker(models):
-    out.update(_face_landmarker_samples(models, rest, float_bundle, photos, num_samples, source))
+  kind = landmarkers.kind_of(models)
+  if float_bundle is not None and kind is not None:
+    out.update(_cascade_samples(kind, models, rest, float_bundle, photos, num_samples, source))
     rest -= out.keys()
   for name in sorted(rest):
     if name in optional and models[name].image is None:
@@ -152,7 +126,7 @@ def _photo_variant(pixels: np.ndarray, index: int, target: image_input.ImageInpu
 
 
 @dataclasses.dataclass(frozen=True)
-class _FaceCrop:
+class _Crop:
   pixels: np.ndarray
   center: tuple[float, float]
   side: float
@@ -166,61 +140,77 @@ class _FaceCrop:
     return np.stack([self.center[0] + cos * u - sin * v, self.center[1] + sin * u + cos * v], 1)
 
 
-def face_crop(pixels: np.ndarray, landmarks: np.ndarray, size: int, jitter: np.random.Generator | None):
+def landmark_crop(kind: landmarkers.Kind, pixels: np.ndarray, landmarks: np.ndarray, size: int,
+                  jitter: np.random.Generator | None) -> _Crop:
   """The rotated square crop MediaPipe gives the landmarks model, around normalised `landmarks`."""
   h, w = pixels.shape[:2]
   xy = landmarks[:, :2] * np.float32([w, h])
-  low, high = xy.min(0), xy.max(0)
-  center = (low + high) / 2
-  side = float((high - low).max()) * CROP_SCALE
-  eye_line = xy[RIGHT_EYE_OUTER] - xy[LEFT_EYE_OUTER]
-  angle = math.atan2(float(eye_line[1]), float(eye_line[0]))
+  start, end = kind.axis_points
+  axis = xy[end] - xy[start]
+  angle = math.atan2(float(axis[1]), float(axis[0])) - kind.axis_angle
+  cos, sin = math.cos(angle), math.sin(angle)
+  framed = xy if kind.crop_points is None else xy[list(kind.crop_points)]
+  if kind.box_in_crop_frame:
+    framed = framed @ np.float32([[cos, -sin], [sin, cos]])  # (x, y) -> the crop's rotated axes
+  low, high = framed.min(0), framed.max(0)
+  box = float((high - low).max())
+  middle = (low + high) / 2
+  if kind.box_in_crop_frame:
+    middle = np.float32([cos * middle[0] - sin * middle[1], sin * middle[0] + cos * middle[1]])
+  center = middle + kind.crop_shift * box * np.float32([-sin, cos])
+  side = box * kind.crop_scale
   if jitter is not None:
     center = center + jitter.uniform(-0.06, 0.06, 2) * side
     side *= jitter.uniform(0.92, 1.1)
     angle += jitter.uniform(-0.12, 0.12)
   center = (float(center[0]), float(center[1]))
-  return _FaceCrop(image_input.crop(pixels, center, side, angle, size, size), center, side, angle)
+  return _Crop(image_input.crop(pixels, center, side, angle, size, size), center, float(side), angle)
 
 
-def _face_landmarker_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: bytes,
-                             photos: list[Photo], num_samples: int, source: str) -> dict[str, Samples]:
-  faces_by_photo = []
-  with face_runtime.FaceLandmarker(float_bundle) as landmarker:
+def _cascade_samples(kind: landmarkers.Kind, models: dict[str, ModelInfo], needs: set[str],
+                     float_bundle: bytes, photos: list[Photo], num_samples: int,
+                     source: str) -> dict[str, Samples]:
+  """The detector sees whole photos; the landmarks model crops around the float bundle's own
+  landmarks (found by MediaPipe); a face's blendshapes model 146 of the landmarks it gives."""
+  found_by_photo = []
+  with landmarker_runtime.Landmarker(kind, float_bundle) as landmarker:
     for photo in photos:
-      faces_by_photo.append([f.landmarks for f in landmarker.detect(photo.pixels)])
-  if not any(faces_by_photo):
-    raise UserError(f"{source}: the float face landmarker finds no face in any calibration photo; "
-                    "the landmarks and blendshapes models need photos with faces")
+      found_by_photo.append([d.landmarks for d in landmarker.detect(photo.pixels)])
+  if not any(found_by_photo):
+    raise UserError(f"{source}: the float {kind.noun} landmarker finds no {kind.noun} in any "
+                    f"calibration photo; its landmarks model needs photos with {kind.noun}s")
   used, held, held_note = split_photos(photos)
-  faces = {p.name: f for p, f in zip(photos, faces_by_photo)}
-  used_faces = [(p, f) for p in used for f in faces[p.name]] or [(p, f) for p in held for f in faces[p.name]]
-  held_faces = [(p, f) for p in held for f in faces[p.name]] or used_faces
-  landmarks_model_info = models[FACE_LANDMARKS]
-  landmarks_model = runner.Model(landmarks_model_info.float_model)
-  size = landmarks_model_info.image.width
+  found = {p.name: f for p, f in zip(photos, found_by_photo)}
+  used_found = [(p, f) for p in used for f in found[p.name]] or [(p, f) for p in held for f in found[p.name]]
+  held_found = [(p, f) for p in held for f in found[p.name]] or used_found
+  landmarks_info = models[kind.landmarks]
+  landmarks_model = runner.Model(landmarks_info.float_model)
+  size = landmarks_info.image.width
 
-  def cascade(face_list, index):
-    photo, landmarks = face_list[index % len(face_list)]
+  def cascade(found_list, index):
+    photo, landmarks = found_list[index % len(found_list)]
     jitter = None if index == 0 else np.random.default_rng([SEED, 1, index])
-    crop = face_crop(photo.pixels, landmarks, size, jitter)
-    crop_input = landmarks_model_info.image.normalize(crop.pixels)
-    points = landmarks_model(crop_input)[0].reshape(-1, 3)
-    image_points = crop.to_image(points, size)[list(BLENDSHAPE_LANDMARKS)]
-    return crop_input, image_points[np.newaxis].astype(np.float32), crop.side / size
+    crop = landmark_crop(kind, photo.pixels, landmarks, size, jitter)
+    crop_input = landmarks_info.image.normalize(crop.pixels)
+    points = None
+    if kind.blendshapes in needs:
+      crop_points = landmarks_model(crop_input)[0].reshape(-1, 3)
+      image_points = crop.to_image(crop_points, size)[list(landmarkers.BLENDSHAPE_LANDMARKS)]
+      points = image_points[np.newaxis].astype(np.float32)
+    return crop_input, points, crop.side / size
 
   n_held = num_held_back(num_samples)
-  calibration = [cascade(used_faces, i) for i in range(num_samples)]
-  held_back = [cascade(held_faces, num_samples + i) for i in range(n_held)]
+  calibration = [cascade(used_found, i) for i in range(num_samples)]
+  held_back = [cascade(held_found, num_samples + i) for i in range(n_held)]
   out = {}
-  if FACE_LANDMARKS in needs:
-    out[FACE_LANDMARKS] = Samples([[c[0]] for c in calibration], [[c[0]] for c in held_back],
-                                  f"face crops around the float pipeline's landmarks; {held_note}",
+  if kind.landmarks in needs:
+    out[kind.landmarks] = Samples([[c[0]] for c in calibration], [[c[0]] for c in held_back],
+                                  f"{kind.noun} crops around the float pipeline's landmarks; {held_note}",
                                   [c[2] for c in held_back])
-  if FACE_BLENDSHAPES in needs:
-    out[FACE_BLENDSHAPES] = Samples([[c[1]] for c in calibration], [[c[1]] for c in held_back],
+  if kind.blendshapes in needs:
+    out[kind.blendshapes] = Samples([[c[1]] for c in calibration], [[c[1]] for c in held_back],
                                     f"146 landmarks (image px) of the float landmarks model; {held_note}")
-  if FACE_DETECTOR in needs:
-    out[FACE_DETECTOR] = _whole_photo_samples(models[FACE_DETECTOR], photos, num_samples, source)
-    out[FACE_DETECTOR].clamps = DETECTOR_CLAMPS
+  if kind.detector in needs:
+    out[kind.detector] = _whole_photo_samples(models[kind.detector], photos, num_samples, source)
+    out[kind.detector].clamps = kind.detector_clamps
   return out

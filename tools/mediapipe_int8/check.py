@@ -14,7 +14,6 @@ from ai_edge_litert import schema_py_generated as schema
 from mediapipe_int8 import runner, tflite_file
 from mediapipe_int8.errors import UserError
 
-LANDMARK_VALUES = 478 * 3  # the face landmarks model's first output: 478 points x (x, y, z)
 
 
 @dataclasses.dataclass

@@ -35,12 +35,13 @@ def median_ms(models: dict[str, bytes], inputs: list[np.ndarray], threads: int, 
   return {name: statistics.median(values) for name, values in times.items()}
 
 
-def bundle_median_ms(bundles: dict[str, bytes], images: list[np.ndarray], runs: int = 50,
+def bundle_median_ms(kind, bundles: dict[str, bytes], images: list[np.ndarray], runs: int = 50,
                      warmup: int = 3) -> dict[str, float]:
-  """Median time of MediaPipe's FaceLandmarker.detect() per bundle, interleaved over images."""
-  from mediapipe_int8 import face_runtime
+  """Median time of MediaPipe's Face- or HandLandmarker.detect() per bundle, interleaved over images."""
+  from mediapipe_int8 import landmarker_runtime
 
-  landmarkers = {name: face_runtime.FaceLandmarker(data, num_faces=1, blendshapes=True)
+  landmarkers = {name: landmarker_runtime.Landmarker(kind, data, max_count=1,
+                                                     blendshapes=kind.blendshapes is not None)
                  for name, data in bundles.items()}
   times = {name: [] for name in bundles}
   try:

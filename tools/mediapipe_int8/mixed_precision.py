@@ -7,8 +7,8 @@ budget holds.
    held-back samples is compared with all-int8 (landmark pixels for the landmarks model, output
    noise-to-signal for the others).
 3. Groups move to float in order of what they bought, one at a time, until the budget holds. For a
-   face landmarker bundle the budget is judged end to end: the candidate bundle runs in MediaPipe's
-   runtime on the held-back photos next to the float bundle, since a detector change moves the
+   face or hand landmarker bundle the budget is judged end to end: the candidate bundle runs in
+   MediaPipe's runtime on the held-back photos next to the float bundle, since a detector change moves the
    landmark model's crop and that alone shifts landmarks. Elsewhere each output's SQNR must reach
    the floor.
 4. If every group has moved and the budget still fails, whole models fall back to weight-only int8.
@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from mediapipe_int8 import bundle, calibrate, check, evaluate, progress, tflite_file
+from mediapipe_int8 import bundle, calibrate, check, evaluate, landmarkers, progress, tflite_file
 from mediapipe_int8.errors import UserError
 from mediapipe_int8.photos import Photo
 from mediapipe_int8.quantize import Quantization
@@ -64,19 +64,22 @@ def _proxy(quantization: Quantization, model, samples: calibrate.Samples) -> flo
 class EndToEnd:
   """Judges candidate bundles in MediaPipe's runtime against the float bundle."""
 
-  def __init__(self, entries: list[bundle.Entry], photos: list[Photo], budget: Budget):
+  def __init__(self, kind: landmarkers.Kind, entries: list[bundle.Entry], photos: list[Photo],
+               budget: Budget):
+    self.kind = kind
     self.entries = entries
     self.photos = [view for photo in photos for view in evaluate.views(photo)]
     float_bundle = bundle.write_entries(entries)
-    self.has_blendshapes = any(e.name == calibrate.FACE_BLENDSHAPES for e in entries)
-    self.reference = evaluate.detect_all(float_bundle, self.photos, self.has_blendshapes)
-    floor = evaluate.float_jitter(float_bundle, self.photos, self.reference, self.has_blendshapes)
-    if not floor.reference_faces:
-      raise UserError("auto: the float bundle finds no face in the held-back photos ("
-                      + ", ".join(p.name for p in photos) + "); give more calibration photos with faces")
+    self.has_blendshapes = any(e.name == kind.blendshapes for e in entries)
+    self.reference = evaluate.detect_all(kind, float_bundle, self.photos, self.has_blendshapes)
+    floor = evaluate.float_jitter(kind, float_bundle, self.photos, self.reference, self.has_blendshapes)
+    if not floor.reference_count:
+      raise UserError(f"the float bundle finds no {kind.noun} in the held-back photos ("
+                      + ", ".join(p.name for p in photos) + f"); give more calibration photos with "
+                      f"{kind.noun}s")
     self.nme = budget.nme if budget.nme is not None else floor.mean_nme
-    # Float itself may lose a borderline face when the photo moves one pixel; as many may go.
-    self.lost_faces = floor.lost_faces
+    # Float itself may lose a borderline face or hand when the photo moves one pixel; as many may go.
+    self.lost = floor.lost
     self.blendshapes = budget.blendshapes if budget.blendshapes is not None else floor.blendshape_max
     self.floor = floor.as_dict()
 
@@ -86,17 +89,17 @@ class EndToEnd:
     return self.measure_bundle(bundle.write_entries(entries))
 
   def measure_bundle(self, data: bytes) -> dict:
-    candidate = evaluate.detect_all(data, self.photos, self.has_blendshapes)
-    return evaluate.compare(self.reference, candidate, self.photos).as_dict()
+    candidate = evaluate.detect_all(self.kind, data, self.photos, self.has_blendshapes)
+    return evaluate.compare(self.kind, self.reference, candidate, self.photos).as_dict()
 
   def holds(self, measured: dict) -> bool:
     return self.score(measured) <= (0, 1.0)
 
   def score(self, measured: dict) -> tuple[int, float]:
-    """Lower is better: (faces lost beyond float's own, worst error over its budget); a lost face
-    outweighs any landmark error. At most (0, 1) where the budget holds."""
-    excess = max(0, measured["lost_faces"] - self.lost_faces)
-    ratio = measured["mean_nme"] / self.nme if measured["faces"] > measured["lost_faces"] else 0.0
+    """Lower is better: (faces or hands lost beyond float's own, worst error over its budget); a
+    lost one outweighs any landmark error. At most (0, 1) where the budget holds."""
+    excess = max(0, measured["lost"] - self.lost)
+    ratio = measured["mean_nme"] / self.nme if measured["found"] > measured["lost"] else 0.0
     if self.has_blendshapes and measured["blendshape_max_abs"] is not None:
       ratio = max(ratio, measured["blendshape_max_abs"] / self.blendshapes)
     return excess, ratio
@@ -126,7 +129,7 @@ class _PerModel:
 
 
 def _describe(score: tuple[int, float]) -> str:
-  return f"{score[0]} faces lost beyond float's own, error {score[1]:.2f}x the budget"
+  return f"{score[0]} lost beyond float's own, error {score[1]:.2f}x the budget"
 
 
 def _short(name: str) -> str:
@@ -140,8 +143,9 @@ def search(quantizations: dict[str, Quantization], samples: dict[str, calibrate.
   models, rewrites = {}, {}
   for name in names:
     models[name], rewrites[name] = quantizations[name].build("auto")
-  face_bundle = entries is not None and calibrate.is_face_landmarker({e.name for e in entries})
-  judge = (EndToEnd(entries, held_photos, budget) if face_bundle and held_photos
+  kind = landmarkers.kind_of(e.name for e in entries) if entries is not None else None
+  end_to_end = kind is not None and bool(held_photos)
+  judge = (EndToEnd(kind, entries, held_photos, budget) if end_to_end
            else _PerModel(quantizations, samples, budget))
 
   progress.report("auto: measuring sensitivity")
@@ -207,11 +211,11 @@ def search(quantizations: dict[str, Quantization], samples: dict[str, calibrate.
 
   holds = judge.holds(measured) and not all(fallback.get(n) == "none" for n in names)
   report = {"budget": {"nme": getattr(judge, "nme", None),
-                       "lost_faces": getattr(judge, "lost_faces", None),
+                       "lost": getattr(judge, "lost", None),
                        "blendshapes": getattr(judge, "blendshapes", None),
                        "sqnr_db": budget.sqnr_db if isinstance(judge, _PerModel) else None},
             "floor": getattr(judge, "floor", None),
-            "held_back_photos": [p.name for p in held_photos] if face_bundle else [],
+            "held_back_photos": [p.name for p in held_photos] if end_to_end else [],
             "holds": holds, "steps": steps}
   return Result(models, rewrites, {n: sorted(in_float[n]) for n in names}, fallback, report)
 

@@ -8,7 +8,7 @@ from PIL import Image, UnidentifiedImageError
 
 from mediapipe_int8.errors import UserError
 
-EXTENSIONS = (".jpg", ".jpeg", ".png")
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Photo:
 
 
 def photo_paths(directory: str | None, files: list[str]) -> list[str]:
-  """The photos of a folder (jpg/png) plus single files, checked to exist."""
+  """The photos of a folder (jpg, png, webp) plus single files, checked to exist."""
   paths = list(files)
   if directory:
     if not os.path.isdir(directory):
@@ -26,7 +26,7 @@ def photo_paths(directory: str | None, files: list[str]) -> list[str]:
     paths += [os.path.join(directory, n) for n in os.listdir(directory)
               if n.lower().endswith(EXTENSIONS)]
     if not paths:
-      raise UserError(f"{directory}: calibration folder holds no .jpg or .png photo")
+      raise UserError(f"{directory}: calibration folder holds no .jpg, .png or .webp photo")
   return paths
 
 

@@ -9,7 +9,7 @@ import os
 import time
 
 from mediapipe_int8 import bundle, calibrate, check, graph_stats, image_input, mixed_precision, photos
-from mediapipe_int8 import prepare, progress, quantize, recipes
+from mediapipe_int8 import landmarkers, prepare, progress, quantize, recipes
 from mediapipe_int8 import tflite_file
 from mediapipe_int8.errors import UserError
 
@@ -156,26 +156,28 @@ class _Job:
     return data_out
 
   def _enforce_budget(self, entries, data_out, prefix, source, searched) -> None:
-    """With --budget_nme or --budget_blendshapes, a face landmarker bundle is judged end to end on
-    the held-back photos before anything is written; `auto` bundles were judged by their search."""
+    """With --budget_nme or --budget_blendshapes, a face or hand landmarker bundle is judged end to
+    end on the held-back photos before anything is written; `auto` bundles were judged by their
+    search."""
     budget = self.options.budget
     if searched or (budget.nme is None and budget.blendshapes is None):
       return
-    if not calibrate.is_face_landmarker({e.name for e in entries}) or not self.photos:
-      raise UserError(f"{source}: --budget_nme/--budget_blendshapes judge face landmarker bundles "
-                      "end to end and need calibration photos")
+    kind = landmarkers.kind_of(e.name for e in entries)
+    if kind is None or not self.photos:
+      raise UserError(f"{source}: --budget_nme/--budget_blendshapes judge face and hand landmarker "
+                      "bundles end to end and need calibration photos")
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
-    judge = mixed_precision.EndToEnd(kept, calibrate.split_photos(self.photos)[1], budget)
+    judge = mixed_precision.EndToEnd(kind, kept, calibrate.split_photos(self.photos)[1], budget)
     measured = judge.measure_bundle(data_out)
     self.budget_checks.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
                                "budget": {"nme": judge.nme, "blendshapes": judge.blendshapes,
-                                          "lost_faces": judge.lost_faces},
+                                          "lost": judge.lost},
                                "measured": measured, "holds": judge.holds(measured)})
     if not judge.holds(measured):
       raise UserError(f"{source}: the quantized bundle exceeds the error budget on held-back photos "
                       f"(NME {measured['mean_nme']:.4f} against {judge.nme:.4f}, blendshapes "
                       f"{measured['blendshape_max_abs'] or 0:.3f} against {judge.blendshapes or 0:.3f}, "
-                      f"{measured['lost_faces']} faces lost, {judge.lost_faces} allowed); "
+                      f"{measured['lost']} {kind.noun}s lost, {judge.lost} allowed); "
                       "nothing written")
 
   def _auto(self, prepared, sources, samples, entries, prefix, source) -> dict:

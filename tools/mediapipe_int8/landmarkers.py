@@ -1,0 +1,106 @@
+"""The landmarker bundles that the quantizer treats as cascades: face and hand.
+
+A kind says which entries make the cascade, how the landmarks model's crop is framed around the
+landmarks, which detector outputs may be clamped without changing MediaPipe's answer, and how
+landmark error is normalised (NME: mean landmark distance over the distance of two landmarks).
+"""
+
+import dataclasses
+import math
+
+# MediaPipe's face_blendshapes_graph: the 146 of the 478 landmarks the blendshapes model reads.
+BLENDSHAPE_LANDMARKS = (
+    0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63,
+    65, 66, 67, 70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133,
+    136, 144, 145, 146, 148, 149, 150, 152, 153, 154, 155, 157, 158, 159, 160, 161, 162, 163,
+    168, 172, 173, 176, 178, 181, 185, 191, 195, 197, 234, 246, 249, 251, 263, 267, 269, 270,
+    276, 282, 283, 284, 285, 288, 291, 293, 295, 296, 297, 300, 308, 310, 311, 312, 314, 317,
+    318, 321, 323, 324, 332, 334, 336, 338, 356, 361, 362, 365, 373, 374, 375, 377, 378, 379,
+    380, 381, 382, 384, 385, 386, 387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454,
+    466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+  noun: str  # what it finds: "face" or "hand"
+  detector: str
+  landmarks: str
+  blendshapes: str | None
+  num_landmarks: int
+  # NME divides by the distance between these two landmarks.
+  scale_points: tuple[int, int]
+  scale_name: str
+  # Detector output ranges that cost MediaPipe nothing (values beyond are never used), by tensor name.
+  detector_clamps: dict[str, tuple[float, float]]
+  # Crop framing, as MediaPipe frames it: a square `crop_scale` times the longer side of
+  # `crop_points`' box (taken along the image's axes, or along the crop's rotated axes where
+  # `box_in_crop_frame`), moved by `crop_shift` box sides along the crop's y axis, and rotated so
+  # that the line from axis_points[0] to axis_points[1] makes `axis_angle` rad with its x axis.
+  crop_points: tuple[int, ...] | None  # None: all landmarks
+  box_in_crop_frame: bool
+  crop_scale: float
+  crop_shift: float
+  axis_points: tuple[int, int]
+  axis_angle: float
+
+  @property
+  def entries(self) -> tuple[str, ...]:
+    return (self.detector, self.landmarks) + ((self.blendshapes,) if self.blendshapes else ())
+
+
+FACE = Kind(
+    noun="face",
+    detector="face_detector.tflite",
+    landmarks="face_landmarks_detector.tflite",
+    blendshapes="face_blendshapes.tflite",
+    num_landmarks=478,
+    scale_points=(33, 263),
+    scale_name="outer-eye distance",
+    # MediaPipe reads score logits through a sigmoid with a 0.5 threshold (beyond +-20 the score is
+    # within 2e-9 of 0 or 1), and box and keypoint offsets of real faces stay within 128 px of the
+    # 128 px input (measured max 127.9 on 40 photos), so 160 leaves a margin. Without clamps,
+    # background anchors stretch the ranges to -27,000 and every face score rounds to 0 in int8;
+    # +-100 still lost a face that +-20 keeps.
+    detector_clamps={"classificators": (-20.0, 20.0), "regressors": (-160.0, 160.0)},
+    # At 1.4 times the landmarks' box, eyes level, the float landmarks model reproduces MediaPipe's
+    # landmarks on the astronaut within 0.30 px mean (1.3: 0.34, 1.5: 0.35, 1.2: 0.66, 1.7: 0.50).
+    crop_points=None,
+    box_in_crop_frame=False,
+    crop_scale=1.4,
+    crop_shift=0.0,
+    axis_points=(33, 263),
+    axis_angle=0.0,
+)
+
+HAND = Kind(
+    noun="hand",
+    detector="hand_detector.tflite",
+    landmarks="hand_landmarks_detector.tflite",
+    blendshapes=None,
+    num_landmarks=21,
+    scale_points=(0, 9),
+    scale_name="palm length (wrist to middle-finger knuckle)",
+    # Identity_1 holds the palm score logits, Identity the box and keypoint offsets. Anchors that
+    # score above 0.5 on 12 hand photos and 5 windows of each reach 124.5 px on the 192 px input.
+    detector_clamps={"Identity_1": (-20.0, 20.0), "Identity": (-160.0, 160.0)},
+    # Framed on the palm (wrist, thumb base, knuckles), fingers up: at 2.6 times that box moved 0.1
+    # towards the fingers, the float landmarks model reproduces MediaPipe's landmarks within 2.4% of
+    # the palm length (median of 12 photos; 2.0: 5.7%, 2.4: 2.9%, 2.8: 2.6%; unmoved 3.3%).
+    crop_points=(0, 1, 2, 5, 9, 13, 17),
+    box_in_crop_frame=True,
+    crop_scale=2.6,
+    crop_shift=-0.1,
+    axis_points=(0, 9),
+    axis_angle=-math.pi / 2,
+)
+
+KINDS = (FACE, HAND)
+
+
+def kind_of(names) -> Kind | None:
+  """The kind of landmarker whose detector and landmarks models are among `names`, if any."""
+  names = set(names)
+  for kind in KINDS:
+    if kind.detector in names and kind.landmarks in names:
+      return kind
+  return None
