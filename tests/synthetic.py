@@ -35,6 +35,26 @@ def image_model(signature: bool = True, metadata: bool = True, size: int = 32) -
 
 
 @functools.lru_cache(maxsize=None)
+def dead_channel_model(size: int = 32) -> bytes:
+  """conv on a size x size RGB image whose channels 1 and 3 have all-zero weights and biases
+  +2 and -3 (their output is the bias alone: the ReLU keeps +2 and cuts -3). Float32 weights."""
+  import tensorflow as tf
+
+  tf.keras.utils.set_random_seed(7)
+  image = tf.keras.Input((size, size, 3), batch_size=1, name="image")
+  conv = tf.keras.layers.Conv2D(4, 3, padding="same", name="features")
+  out = tf.keras.layers.ReLU()(conv(image))
+  kernel, bias = conv.get_weights()
+  kernel[..., [1, 3]] = 0.0
+  bias[:] = [0.1, 2.0, -0.2, -3.0]
+  conv.set_weights([kernel, bias])
+  converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(image, out))
+  model = tflite_file.parse(converter.convert(), "synthetic")
+  _add_metadata(model, b"TFLITE_METADATA", image_metadata(mean=127.5, std=127.5))
+  return tflite_file.serialize(model)
+
+
+@functools.lru_cache(maxsize=None)
 def points_model() -> bytes:
   """A dense model over 10 x 2 points (not an image), weights stored as float16."""
   import tensorflow as tf

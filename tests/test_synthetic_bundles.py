@@ -144,3 +144,20 @@ def test_other_recipes_keep_float_interface(tmp_path, photos, recipe):
   ops = report["models"][0]["ops"]
   wanted = {"dynamic_int8": "float, int8 weights", "int16x8": "int16"}[recipe]
   assert wanted in ops["CONV_2D"], ops
+
+
+def test_dead_channels_keep_their_bias(tmp_path, photos):
+  """A channel with all-zero weights outputs its bias; the quantizer's near-zero scale made that
+  bias overflow int32 (output 0 instead of 2): the repair quantizes it again."""
+  source = tmp_path / "dead.tflite"
+  source.write_bytes(synthetic.dead_channel_model())
+  out, report, _ = _quantize(tmp_path, source, photos, "--recipe=int8", name="dead_int8.tflite")
+  assert report["models"][0]["rewrites"]["dead_channel_biases"] == 2
+  pixels = image_input.letterbox(grace_hopper(), 32, 32)
+  sample = ((pixels.astype(np.float32) - 127.5) / 127.5)[np.newaxis]
+  want = runner.Model(source.read_bytes())(sample)[0]
+  got = runner.Model(out)(sample)[0]
+  np.testing.assert_allclose(want[..., 1], 2.0, atol=1e-6)
+  np.testing.assert_allclose(got[..., 1], 2.0, atol=0.05)  # one output step of int8
+  assert np.all(got[..., 3] == 0.0)
+  assert np.abs(got[..., [0, 2]] - want[..., [0, 2]]).max() < 0.1 * np.abs(want).max()

@@ -11,7 +11,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import quantizer
 
-from mediapipe_int8 import prepare, ranges, recipes, rewrite, tflite_file
+from mediapipe_int8 import dead_channels, prepare, ranges, recipes, rewrite, tflite_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,14 +66,19 @@ class Quantization:
   def build(self, recipe: str, float_scopes: frozenset[str] = frozenset()):
     """The quantized model (inline buffers, source interface, no added signature) and what was
     rewritten for integer kernels."""
-    rewrites, qsvs, data = {}, None, self.float_bytes
+    rewrites, qsvs, data, integer = {}, None, self.float_bytes, None
     if recipes.needs_calibration(recipe):
-      data, _, rewrites, qsvs = self._integer_model()
+      data, integer, rewrites, qsvs = self._integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
     engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes))
-    quantized = engine.quantize(qsvs, enable_progress_bar=False,
-                                enable_progress_report=False).quantized_model
+    with np.errstate(invalid="ignore"):  # dead channels' biases overflow: repaired below
+      quantized = engine.quantize(qsvs, enable_progress_bar=False,
+                                  enable_progress_report=False).quantized_model
     model = tflite_file.parse(bytes(quantized), self.source)
+    if integer is not None:
+      repaired = dead_channels.repair(model, integer)
+      if repaired:
+        rewrites = dict(rewrites, dead_channel_biases=repaired)
     _restore_interface(model, self.prepared)
     return model, rewrites
 
