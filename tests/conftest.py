@@ -1,6 +1,7 @@
 """Shared fixtures: the real face and hand landmarker bundles, and a runner for the command line."""
 
 import hashlib
+import json
 import os
 import pathlib
 import subprocess
@@ -42,4 +43,24 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
                            capture_output=True, text=True, timeout=900)
   if check and process.returncode != 0:
     raise AssertionError(f"exit {process.returncode}\n{process.stderr[-3000:]}")
+  return process
+
+
+def quantize_with_report(source: pathlib.Path, recipe: str, calibration_dir: pathlib.Path,
+                         out_dir: pathlib.Path) -> tuple[bytes, dict]:
+  """The command line's bundle for `recipe` and its JSON report."""
+  out, report = out_dir / "out.task", out_dir / "report.json"
+  run_cli(f"--input={source}", f"--output={out}", f"--recipe={recipe}",
+          f"--calibration_dir={calibration_dir}", f"--report={report}")
+  return out.read_bytes(), json.loads(report.read_text())
+
+
+def run_gate(float_task: pathlib.Path, task: pathlib.Path, photos, *flags: str) -> subprocess.CompletedProcess:
+  """`python -m mediapipe_int8.accuracy_gate` as a user runs it; returns the finished process."""
+  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
+  process = subprocess.run(
+      [sys.executable, "-m", "mediapipe_int8.accuracy_gate", f"--float_task={float_task}",
+       f"--task={task}", *flags, *[f"--photo={p}" for p in photos]],
+      env=env, capture_output=True, text=True, timeout=600)
+  print(process.stdout)
   return process

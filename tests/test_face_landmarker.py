@@ -7,17 +7,13 @@ is 1.31% NME.
 """
 
 import io
-import json
-import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 import skimage.data
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, quantize_with_report, run_cli, run_gate
 from mediapipe_int8 import bundle, evaluate, landmarkers, photos, tflite_file
 
 CALIBRATION = ROOT / ".cache" / "inputs" / "calibration"
@@ -45,11 +41,9 @@ def float_faces(face_landmarker_task, heldout_photos):
 
 @pytest.fixture(scope="module", params=sorted(BOUNDS))
 def quantized(request, face_landmarker_task, tmp_path_factory):
-  out_dir = tmp_path_factory.mktemp(request.param)
-  out, report = out_dir / "out.task", out_dir / "report.json"
-  run_cli(f"--input={face_landmarker_task}", f"--output={out}", f"--recipe={request.param}",
-          f"--calibration_dir={CALIBRATION}", f"--report={report}")
-  return request.param, out.read_bytes(), json.loads(report.read_text())
+  data, report = quantize_with_report(face_landmarker_task, request.param, CALIBRATION,
+                                      tmp_path_factory.mktemp(request.param))
+  return request.param, data, report
 
 
 def test_float_finds_every_heldout_face(float_faces):
@@ -118,12 +112,7 @@ def test_accuracy_gate_passes_weight_only_and_fails_int8(quantized, face_landmar
   recipe, data, _ = quantized
   task = tmp_path / "quantized.task"
   task.write_bytes(data)
-  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
-  photos_args = [f"--photo={p}" for p in sorted(HELDOUT.glob("*.jpg"))]
-  process = subprocess.run(
-      [sys.executable, "-m", "mediapipe_int8.accuracy_gate", f"--float_task={face_landmarker_task}",
-       f"--task={task}", *photos_args], env=env, capture_output=True, text=True, timeout=600)
-  print(process.stdout)
+  process = run_gate(face_landmarker_task, task, sorted(HELDOUT.glob("*.jpg")))
   overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
   assert len(overall) == 1 and " of 9" in overall[0]
   if recipe == "weight_only_int8":

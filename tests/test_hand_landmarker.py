@@ -7,14 +7,9 @@ the values measured on this machine with a margin (README, "Hand landmarker"); f
 one-pixel jitter on these hands is 1.16% NME, most of it on the dark photo.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, quantize_with_report, run_gate
 from mediapipe_int8 import bundle, evaluate, landmarkers, photos
 
 CALIBRATION = ROOT / ".cache" / "inputs" / "hand_calibration"
@@ -45,11 +40,9 @@ def float_hands(hand_landmarker_task, heldout_photos):
 
 @pytest.fixture(scope="module", params=sorted(BOUNDS))
 def quantized(request, hand_landmarker_task, tmp_path_factory):
-  out_dir = tmp_path_factory.mktemp(request.param)
-  out, report = out_dir / "out.task", out_dir / "report.json"
-  run_cli(f"--input={hand_landmarker_task}", f"--output={out}", f"--recipe={request.param}",
-          f"--calibration_dir={CALIBRATION}", f"--report={report}")
-  return request.param, out.read_bytes(), json.loads(report.read_text())
+  data, report = quantize_with_report(hand_landmarker_task, request.param, CALIBRATION,
+                                      tmp_path_factory.mktemp(request.param))
+  return request.param, data, report
 
 
 def test_float_finds_one_hand_in_each_heldout_photo(float_hands):
@@ -93,12 +86,7 @@ def test_accuracy_gate_judges_hand_bundles(quantized, hand_landmarker_task, tmp_
   recipe, data, _ = quantized
   task = tmp_path / "quantized.task"
   task.write_bytes(data)
-  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
-  process = subprocess.run(
-      [sys.executable, "-m", "mediapipe_int8.accuracy_gate", f"--float_task={hand_landmarker_task}",
-       f"--task={task}", "--budget_nme=0.025", *[f"--photo={p}" for p in sorted(HELDOUT.iterdir())]],
-      env=env, capture_output=True, text=True, timeout=600)
-  print(process.stdout)
+  process = run_gate(hand_landmarker_task, task, sorted(HELDOUT.iterdir()), "--budget_nme=0.025")
   overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
   assert len(overall) == 1 and "palm length" in overall[0]
   if recipe == "weight_only_int8":
@@ -109,11 +97,7 @@ def test_accuracy_gate_judges_hand_bundles(quantized, hand_landmarker_task, tmp_
 
 
 def test_gate_refuses_a_face_bundle_against_a_hand_bundle(hand_landmarker_task, face_landmarker_task):
-  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
-  process = subprocess.run(
-      [sys.executable, "-m", "mediapipe_int8.accuracy_gate", f"--float_task={hand_landmarker_task}",
-       f"--task={face_landmarker_task}", f"--photo={sorted(HELDOUT.iterdir())[0]}"],
-      env=env, capture_output=True, text=True, timeout=600)
+  process = run_gate(hand_landmarker_task, face_landmarker_task, sorted(HELDOUT.iterdir())[:1])
   assert process.returncode == 1
   assert process.stderr.strip().splitlines()[-1] == (
       f"error: {face_landmarker_task}: a face landmarker, but {hand_landmarker_task} is a hand landmarker")
