@@ -22,7 +22,8 @@ flags.DEFINE_string("recipe", "int8", "The recipe for every model: " + "; ".join
 flags.DEFINE_multi_string("model_recipe", [], "NAME=RECIPE: the recipe of one entry (nested: "
                           "outer.task/inner.tflite), e.g. face_blendshapes.tflite=weight_only_int8.")
 flags.DEFINE_multi_string("exclude", [], "NAME: drop this entry from the output bundle.")
-flags.DEFINE_string("calibration_dir", None, "A folder of .jpg/.png photos for calibration and checks.")
+flags.DEFINE_string("calibration_dir", None, "A folder of .jpg, .png or .webp photos for calibration "
+                    "and checks.")
 flags.DEFINE_multi_string("calibration_image", [], "One more calibration photo (repeatable).")
 flags.DEFINE_integer("num_calibration_samples", 32, "Calibration samples per model; a quarter as "
                      "many (at least 4) are held back for the accuracy checks.")
