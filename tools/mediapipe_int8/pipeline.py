@@ -255,7 +255,7 @@ class _Job:
       float_ops, fallback = None, None
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
-    output = tflite_file.serialize(quantized)
+    output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
     progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
     report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)

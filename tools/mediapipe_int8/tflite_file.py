@@ -3,7 +3,15 @@
 Buffers that a writer placed after the flatbuffer (offset/size fields) are
 moved back inline: MediaPipe reads TFLITE_METADATA only from inline data, and
 a re-pack that ignores offsets silently loses every such weight.
+
+TFLite metadata's associated files (labels.txt and the like) are a zip archive
+appended to the file, outside the flatbuffer: `with_associated_files` carries
+them on to a rewritten model (MediaPipe's GestureRecognizer refuses a classifier
+without its labels.txt).
 """
+
+import io
+import zipfile
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
@@ -31,6 +39,25 @@ def parse(data: bytes, source: str) -> schema.ModelT:
   _inline_external_buffers(model, data, source)
   _check_references(model, source)
   return model
+
+
+def with_associated_files(model: bytes, source: bytes) -> bytes:
+  """`model` with the associated files of `source` (the zip archive that TFLite metadata's writer
+  appends after the flatbuffer) appended the same way: a new archive of the same entries, whose
+  offsets count from the start of the file. The old archive can't simply be copied: its offsets
+  count from where it was, and MediaPipe's zip reader refuses an archive that starts earlier than
+  its offsets say, as it does after a model shrinks."""
+  try:
+    archive = zipfile.ZipFile(io.BytesIO(source))
+    entries = [(info, archive.read(info)) for info in archive.infolist()]
+  except (zipfile.BadZipFile, OSError, ValueError):
+    return model
+  out = io.BytesIO(model)
+  out.seek(0, io.SEEK_END)
+  with zipfile.ZipFile(out, "a") as appended:
+    for info, data in entries:
+      appended.writestr(info, data)
+  return out.getvalue()
 
 
 def _inline_external_buffers(model: schema.ModelT, data: bytes, source: str) -> None:
