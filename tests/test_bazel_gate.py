@@ -8,6 +8,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
+from conftest import run_cli
 from mediapipe_int8 import landmarker_runtime, landmarkers
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -46,6 +47,20 @@ def test_hand_examples_pass_their_gates_and_find_the_hands():
       for path in heldout:
         hands = landmarker.detect(np.asarray(Image.open(path).convert("RGB")))
         assert len(hands) == 1 and hands[0].landmarks.shape == (21, 3), (name, path.name)
+
+
+def test_hand_example_has_the_command_line_bytes(tmp_path):
+  """The Bazel action and a plain command-line run, each calibrating the int8 landmarks model as a
+  cascade on the same photos, write the same bytes."""
+  task = REPO / "bazel-bin" / "examples" / "hand_landmarker_int8_fast.task"
+  result = bazel("build", "//examples:hand_landmarker_int8_fast")
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = tmp_path / "fast.task"
+  run_cli(f"--input={REPO / '.cache' / 'inputs' / 'model' / 'hand_landmarker.task'}", f"--output={out}",
+          "--model_recipe=hand_detector.tflite=weight_only_int8",
+          "--model_recipe=hand_landmarks_detector.tflite=int8",
+          f"--calibration_dir={REPO / '.cache' / 'inputs' / 'hand_calibration'}")
+  assert out.read_bytes() == task.read_bytes()
 
 
 def test_gate_fails_a_bundle_over_its_budget_and_prints_the_numbers():
