@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, quantize_with_report, run_cli
-from mediapipe_int8 import photos
+from mediapipe_int8 import bundle, photos
 
 HAND_PHOTOS = ROOT / ".cache" / "inputs"
 GESTURE_MODELS = ("hand_gesture_recognizer.task/gesture_embedder.tflite",
@@ -40,12 +40,9 @@ def _recognize(task: bytes, judged: list[photos.Photo]) -> list[list[tuple[str, 
 
 def _models(bundle_bytes: bytes) -> dict[str, bytes]:
   """Every .tflite of the bundle of bundles, as 'inner.task/model.tflite'."""
-  out = {}
-  with zipfile.ZipFile(io.BytesIO(bundle_bytes)) as outer:
-    for name in outer.namelist():
-      with zipfile.ZipFile(io.BytesIO(outer.read(name))) as inner:
-        out.update({f"{name}/{m}": inner.read(m) for m in inner.namelist()})
-  return out
+  return {f"{outer.name}/{inner.name}": inner.data
+          for outer in bundle.read_entries(bundle_bytes, "outer")
+          for inner in bundle.read_entries(outer.data, outer.name)}
 
 
 @pytest.fixture(scope="module")

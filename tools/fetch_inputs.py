@@ -61,15 +61,15 @@ def _apt_download(package: str, into: pathlib.Path) -> pathlib.Path:
   """NAME=VERSION from Debian's archive; any version of NAME where that one is gone (the sha256
   decides). Package lists are refreshed once when apt knows neither."""
   name = package.split("=")[0]
-  for attempt in (package, name, "update", package, name):
-    if attempt == "update":
+  for refresh in (False, True):
+    if refresh:
       subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
-      continue
-    result = subprocess.run(["apt-get", "download", "-qq", attempt], cwd=into, capture_output=True,
-                            text=True)
-    debs = list(into.glob("*.deb"))
-    if result.returncode == 0 and len(debs) == 1:
-      return debs[0]
+    for wanted in (package, name):
+      result = subprocess.run(["apt-get", "download", "-qq", wanted], cwd=into, capture_output=True,
+                              text=True)
+      debs = list(into.glob("*.deb"))
+      if result.returncode == 0 and len(debs) == 1:
+        return debs[0]
   raise RuntimeError(f"{package}: apt-get download failed: {result.stderr.strip()[-400:]}")
 
 

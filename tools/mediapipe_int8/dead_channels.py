@@ -23,13 +23,6 @@ _BIAS_TYPES = {schema.TensorType.INT32: np.int32, schema.TensorType.INT64: np.in
 _WEIGHT_TYPES = {schema.TensorType.INT8: np.int8, schema.TensorType.INT16: np.int16}
 
 
-def _data(model: schema.ModelT, tensor, dtype) -> np.ndarray | None:
-  buffer = model.buffers[tensor.buffer] if tensor.buffer else None
-  if buffer is None or buffer.data is None or len(buffer.data) == 0:
-    return None
-  return np.frombuffer(np.asarray(buffer.data, np.uint8).tobytes(), dtype)
-
-
 def repair(quantized: schema.ModelT, float_model: schema.ModelT) -> int:
   """Fixes `quantized` in place; returns how many channels it repaired. Float biases come from
   `float_model` (the model that was quantized), found by tensor name."""
@@ -49,8 +42,8 @@ def repair(quantized: schema.ModelT, float_model: schema.ModelT) -> int:
         or weights.quantization is None or bias.quantization is None
         or bias.name not in float_biases):
       continue
-    values = _data(quantized, weights, _WEIGHT_TYPES[weights.type])
-    float_bias = _data(float_model, float_biases[bias.name], np.float32)
+    values = tflite_file.constant_values(quantized, weights, _WEIGHT_TYPES[weights.type])
+    float_bias = tflite_file.constant_values(float_model, float_biases[bias.name], np.float32)
     if values is None or float_bias is None:
       continue
     scales = np.asarray(weights.quantization.scale, np.float32)
@@ -66,7 +59,7 @@ def repair(quantized: schema.ModelT, float_model: schema.ModelT) -> int:
     bias_scales = np.asarray(bias.quantization.scale, np.float32).copy()
     bias_scales[dead] = input_scale * scales[dead]
     dtype = _BIAS_TYPES[bias.type]
-    ints = _data(quantized, bias, dtype).copy()
+    ints = tflite_file.constant_values(quantized, bias, dtype).copy()
     limit = np.iinfo(dtype)
     ints[dead] = np.clip(np.round(float_bias[dead].astype(np.float64) / bias_scales[dead]),
                          limit.min, limit.max).astype(dtype)

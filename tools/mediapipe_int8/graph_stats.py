@@ -18,11 +18,6 @@ _MAC_OPS = {_OPS.CONV_2D, _OPS.DEPTHWISE_CONV_2D, _OPS.FULLY_CONNECTED, _OPS.TRA
             _OPS.BATCH_MATMUL}
 
 
-def is_constant(model, tensor) -> bool:
-  data = model.buffers[tensor.buffer].data
-  return data is not None and len(data) > 0
-
-
 def op_precision(model: schema.ModelT, op, dequantized_from: dict[int, int]) -> str:
   """int8 / int16 (activations), float with int8 weights, float, or conversion."""
   graph = model.subgraphs[0]
@@ -34,7 +29,7 @@ def op_precision(model: schema.ModelT, op, dequantized_from: dict[int, int]) -> 
     if i < 0:
       continue
     tensor = graph.tensors[i]
-    if is_constant(model, tensor):
+    if tflite_file.is_constant(model, tensor):
       int_weights |= tensor.type == schema.TensorType.INT8
     else:
       activation_types.add(tensor.type)
@@ -53,7 +48,7 @@ def dequantized_from(model) -> dict[int, int]:
   for op in graph.operators:
     if tflite_file.builtin_code(model, op) == _OPS.DEQUANTIZE:
       source = graph.tensors[int(op.inputs[0])]
-      if is_constant(model, source):
+      if tflite_file.is_constant(model, source):
         out[int(op.outputs[0])] = source.type
   return out
 
@@ -108,7 +103,7 @@ def inner_conversions(model: schema.ModelT) -> int:
     if tflite_file.builtin_code(model, op) not in (_OPS.QUANTIZE, _OPS.DEQUANTIZE):
       continue
     source = graph.tensors[int(op.inputs[0])]
-    if is_constant(model, source):
+    if tflite_file.is_constant(model, source):
       continue  # a weight dequantized once (weight-only recipes), not an activation conversion
     if int(op.inputs[0]) in ends or int(op.outputs[0]) in ends:
       continue

@@ -82,7 +82,7 @@ def profile(model_bytes: bytes, runs: int = 20) -> list[dict]:
   rows = []
   graph = model.subgraphs[0]
   for index, op in enumerate(graph.operators):
-    if all(i < 0 or graph_stats.is_constant(model, graph.tensors[int(i)]) for i in op.inputs):
+    if all(i < 0 or tflite_file.is_constant(model, graph.tensors[int(i)]) for i in op.inputs):
       continue  # computed once from constants (a float16 weight's DEQUANTIZE), not per inference
     delegated, micros = _time_op(single_op_model(model, index), runs)
     rows.append({"index": index, "op": tflite_file.op_name(tflite_file.builtin_code(model, op)),

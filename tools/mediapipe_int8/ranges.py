@@ -20,6 +20,7 @@ import numpy as np
 from ai_edge_litert import interpreter as litert
 from ai_edge_litert import schema_py_generated as schema
 
+from mediapipe_int8 import tflite_file
 from mediapipe_int8.runner import THREADS
 
 METHODS = ("minmax", "percentile")
@@ -45,8 +46,7 @@ def observe(float_model: bytes, model: schema.ModelT, samples: list[list[np.ndar
   graph = model.subgraphs[0]
   activations = {}
   for index, tensor in enumerate(graph.tensors):
-    data = model.buffers[tensor.buffer].data
-    if tensor.type == schema.TensorType.FLOAT32 and (data is None or len(data) == 0):
+    if tensor.type == schema.TensorType.FLOAT32 and not tflite_file.is_constant(model, tensor):
       activations[index] = tensor.name.decode()
   inputs = interpreter.get_input_details()
   observations = {name: TensorObservations(len(graph.tensors[i].shape), []) for i, name in activations.items()}
@@ -95,8 +95,6 @@ _SHAPE_ONLY = {schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.CONCATENAT
 
 def propagate_clamps(model: schema.ModelT, clamps: dict[str, tuple[float, float]]):
   """Extends clamps on tensors upstream through ops that only move values (reshape, concat)."""
-  from mediapipe_int8 import tflite_file
-
   graph = model.subgraphs[0]
   producer = {int(o): op for op in graph.operators for o in op.outputs}
   names = {t.name.decode(): i for i, t in enumerate(graph.tensors)}
@@ -110,8 +108,7 @@ def propagate_clamps(model: schema.ModelT, clamps: dict[str, tuple[float, float]
     bounds = out[graph.tensors[index].name.decode()]
     for i in op.inputs:
       tensor = graph.tensors[int(i)]
-      data = model.buffers[tensor.buffer].data
-      if i >= 0 and tensor.type == schema.TensorType.FLOAT32 and (data is None or len(data) == 0):
+      if i >= 0 and tensor.type == schema.TensorType.FLOAT32 and not tflite_file.is_constant(model, tensor):
         out[tensor.name.decode()] = bounds
         pending.append(int(i))
   return out

@@ -108,15 +108,14 @@ def _per_channel_alpha(model, graph, op) -> np.ndarray | None:
   if tflite_file.builtin_code(model, op) != _OPS.PRELU:
     return None
   x, alpha = graph.tensors[int(op.inputs[0])], graph.tensors[int(op.inputs[1])]
-  data = model.buffers[alpha.buffer].data
-  if (x.type != schema.TensorType.FLOAT32 or alpha.type != schema.TensorType.FLOAT32
-      or data is None or len(x.shape) != 4):
+  values = tflite_file.constant_values(model, alpha, np.float32)
+  if x.type != schema.TensorType.FLOAT32 or alpha.type != schema.TensorType.FLOAT32 \
+      or values is None or len(x.shape) != 4:
     return None
   shape = [int(d) for d in alpha.shape]
   channels = int(x.shape[3])
   if not shape or any(d != 1 for d in shape[:-1]) or shape[-1] not in (1, channels):
     return None
-  values = np.frombuffer(bytes(np.asarray(data, np.uint8)), np.float32)
   return np.broadcast_to(values, (channels,)).astype(np.float32)
 
 

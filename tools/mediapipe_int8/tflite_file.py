@@ -41,6 +41,19 @@ def parse(data: bytes, source: str) -> schema.ModelT:
   return model
 
 
+def constant_values(model: schema.ModelT, tensor: schema.TensorT, dtype) -> np.ndarray | None:
+  """A constant tensor's values, flat, as `dtype`; None for a tensor without data (an activation)."""
+  data = model.buffers[tensor.buffer].data
+  if data is None or len(data) == 0:
+    return None
+  return np.frombuffer(np.asarray(data, np.uint8).tobytes(), dtype)
+
+
+def is_constant(model: schema.ModelT, tensor: schema.TensorT) -> bool:
+  data = model.buffers[tensor.buffer].data
+  return data is not None and len(data) > 0
+
+
 def with_associated_files(model: bytes, source: bytes) -> bytes:
   """`model` with the associated files of `source` (the zip archive that TFLite metadata's writer
   appends after the flatbuffer) appended the same way: a new archive of the same entries, whose
