@@ -27,6 +27,7 @@ from mediapipe_int8 import prepare, progress, tflite_file
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
+FLOAT = "float16 (Google)"  # the source bundle's name in every table
 flags.DEFINE_string("input", None, "The float .task bundle.", required=True)
 flags.DEFINE_string("calibration_dir", None, "Calibration photos.", required=True)
 flags.DEFINE_string("heldout_dir", None, "Photos never used for calibration: accuracy is judged on them.",
@@ -120,15 +121,15 @@ def main(argv):
     heldout.append(photos.Photo("astronaut.png", np.asarray(skimage.data.astronaut())))
   with tempfile.TemporaryDirectory() as work:
     variants = quantize_variants(FLAGS.input, pathlib.Path(work))
-  bundles = {"float16 (Google)": float_bundle} | {n: v[0] for n, v in variants.items()}
+  bundles = {FLOAT: float_bundle} | {n: v[0] for n, v in variants.items()}
 
   progress.report("benchmark: accuracy in MediaPipe's runtime")
   blendshapes = kind.blendshapes is not None
   reference = evaluate.detect_all(kind, float_bundle, heldout, blendshapes)
-  accuracy = {"float16 (Google)": None}
+  accuracy = {FLOAT: None}
   jitter = evaluate.float_jitter(kind, float_bundle, heldout, reference, blendshapes)
   for name, data in bundles.items():
-    if name != "float16 (Google)":
+    if name != FLOAT:
       candidate = evaluate.detect_all(kind, data, heldout, blendshapes)
       accuracy[name] = evaluate.compare(kind, reference, candidate, heldout)
 
@@ -144,8 +145,8 @@ def main(argv):
       model = tflite_file.parse(data, model_name)
       share = graph_stats.mac_share(model)
       model_rows.append((model_name, name, len(data), share, graph_stats.inner_conversions(model),
-                         times[1][name], times[1][name] / times[1]["float16 (Google)"],
-                         times[2][name], times[2][name] / times[2]["float16 (Google)"]))
+                         times[1][name], times[1][name] / times[1][FLOAT],
+                         times[2][name], times[2][name] / times[2][FLOAT]))
 
   write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldout)
   write_plots(kind, bundles, accuracy, jitter, reference, heldout)
@@ -157,8 +158,8 @@ def _fmt(value, digits=2):
 
 
 def write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldout):
-  float_size = len(bundles["float16 (Google)"])
-  float_ms = bundle_ms["float16 (Google)"]
+  float_size = len(bundles[FLOAT])
+  float_ms = bundle_ms[FLOAT]
   command = "tools/benchmark " + " ".join(shlex.quote(a) for a in sys.argv[1:])
   lines = [
       "# Benchmarks", "",
@@ -203,8 +204,7 @@ def write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldo
 
 def target_lines(kind, bundles, accuracy, jitter, model_rows) -> list[str]:
   """Each variant against the targets of the INT8 quality issue, with the measured value."""
-  float_name = "float16 (Google)"
-  float_size = len(bundles[float_name])
+  float_size = len(bundles[FLOAT])
   rows = ["The targets, per variant (yes/no and the measured value; the landmarks model's time is "
           "its 1-thread median against float's):", "",
           "| variant | bytes at most 50% of float | conv/FC MACs in int8 at least 90% | no "
