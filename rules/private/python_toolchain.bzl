@@ -1,66 +1,67 @@
-"""A Python toolchain whose interpreter is a virtualenv with the pinned requirements.
+"""`mediapipe_int8_python_runtime`: the toolchain of mediapipe_int8's own Python toolchain type.
 
-Bazel 4.2.3 ignores `--python_path`, and its rules_python is not available offline, so the
-interpreter comes from a repository rule. It reads MEDIAPIPE_INT8_PYTHON (set it in the client
-environment or with `--repo_env=MEDIAPIPE_INT8_PYTHON=/abs/path/python3`); without it, it uses
-`.venv/bin/python3` at the root of this repository, which `tools/bazel` creates.
+It names an interpreter, the files it needs (standard library, packages) and where the packages
+are. python_environment.bzl makes one from the lock; a workspace that wants another Python for the
+quantizer defines its own and registers it for `@mediapipe_int8//rules:python_toolchain_type`.
 """
 
-PYTHON_ENV = "MEDIAPIPE_INT8_PYTHON"
-
-_BUILD = """\
-load("@{py_rules}//:defs.bzl", "py_runtime", "py_runtime_pair")
-
-py_runtime(
-    name = "py3_runtime",
-    interpreter_path = "{interpreter}",
-    python_version = "PY3",
-    stub_shebang = "#!{interpreter}",
+MediapipeInt8PythonInfo = provider(
+    doc = "An interpreter and its packages, as runfiles of the tools that run in it.",
+    fields = {
+        "interpreter": "File: the Python executable.",
+        "files": "depset of File: everything the interpreter reads (stdlib, packages).",
+        "lock": "File: the pins the packages must match (name==version lines).",
+        "site_packages": "string: the packages' folder, as a path below the runfiles root.",
+        "library_dir": "string: the folder of libpython, as a path below the runfiles root.",
+    },
 )
 
-py_runtime_pair(
-    name = "runtime_pair",
-    py2_runtime = None,
-    py3_runtime = ":py3_runtime",
-)
+def runfiles_path(ctx, file):
+    """Where `file` lies below a runfiles root (`<repository>/<path>`)."""
+    if file.short_path.startswith("../"):
+        return file.short_path[3:]
+    return ctx.workspace_name + "/" + file.short_path
 
-toolchain(
-    name = "toolchain",
-    toolchain = ":runtime_pair",
-    toolchain_type = "@bazel_tools//tools/python:toolchain_type",
-    visibility = ["//visibility:public"],
-)
-"""
+def _beside(ctx, file, relative):
+    # `relative` is a path from the root of the package that `file` belongs to.
+    repository = file.owner.workspace_name or ctx.workspace_name
+    return "/".join([part for part in [repository, file.owner.package, relative] if part])
 
-def _interpreter(rctx):
-    configured = rctx.os.environ.get(PYTHON_ENV, "")
-    if configured:
-        return rctx.path(configured), PYTHON_ENV
-    root = rctx.path(rctx.attr.rules_root).dirname
-    return root.get_child(".venv").get_child("bin").get_child("python3"), "the default"
+def _runtime_impl(ctx):
+    interpreter = ctx.file.interpreter
+    return [platform_common.ToolchainInfo(python = MediapipeInt8PythonInfo(
+        interpreter = interpreter,
+        files = depset([interpreter, ctx.file.lock] + ctx.files.files),
+        lock = ctx.file.lock,
+        site_packages = _beside(ctx, interpreter, ctx.attr.site_packages),
+        library_dir = _beside(ctx, interpreter, ctx.attr.library_dir),
+    ))]
 
-def _python_repository_impl(rctx):
-    interpreter, origin = _interpreter(rctx)
-    if not interpreter.exists:
-        fail(("Python interpreter {} ({}) does not exist. Run tools/bazel once in the " +
-              "mediapipe_int8 repository to create its .venv, or set {} to a python3 that has " +
-              "third_party/requirements.txt installed.").format(interpreter, origin, PYTHON_ENV))
-    rctx.file("WORKSPACE", "workspace(name = \"{}\")\n".format(rctx.name))
-    rctx.file("BUILD.bazel", _BUILD.format(interpreter = interpreter, py_rules = rctx.attr.py_rules))
-
-python_repository = repository_rule(
-    implementation = _python_repository_impl,
+mediapipe_int8_python_runtime = rule(
+    implementation = _runtime_impl,
     attrs = {
-        "rules_root": attr.label(
-            default = Label("//:WORKSPACE"),
-            doc = "A file at the root of the mediapipe_int8 repository; its .venv is the default.",
+        "interpreter": attr.label(
+            allow_single_file = True,
+            mandatory = True,
+            doc = "The Python executable (a file in the build, never an absolute path).",
         ),
-        "py_rules": attr.string(
-            default = "mediapipe_int8_py_rules",
-            doc = "The py_rules_repository (rules/private/py_rules.bzl) to load py_runtime from.",
+        "files": attr.label_list(
+            allow_files = True,
+            doc = "Everything the interpreter reads: its standard library and the packages.",
+        ),
+        "lock": attr.label(
+            allow_single_file = True,
+            mandatory = True,
+            doc = "requirements.lock: each name==version must be installed, or tools fail at start.",
+        ),
+        "site_packages": attr.string(
+            mandatory = True,
+            doc = "The packages' folder, relative to this target's package.",
+        ),
+        "library_dir": attr.string(
+            default = "",
+            doc = "The folder of a shared libpython, relative to this target's package.",
         ),
     },
-    environ = [PYTHON_ENV],
-    local = True,
-    doc = "Defines a py_runtime_pair toolchain `@<name>//:toolchain` for the pinned interpreter.",
+    doc = "A Python for mediapipe_int8's tools, for `@mediapipe_int8//rules:python_toolchain_type`.",
 )

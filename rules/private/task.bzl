@@ -1,33 +1,85 @@
-"""The `mediapipe_int8_task` macro: a genrule around the quantizer `//tools:quantize_task`."""
-
-# Label() binds the tool to this repository, so the macro also works when a consumer loads it
-# as @mediapipe_int8//rules:defs.bzl (WORKSPACE) or under Bzlmod.
-_QUANTIZER = Label("//tools:quantize_task")
+"""`mediapipe_int8_task`: a macro over the rule that runs the quantizer `//tools:quantize_task`."""
 
 # The recipes of tools/mediapipe_int8/recipes.py (tests/test_bazel_setup.py keeps the two in step).
 RECIPES = ["auto", "int8", "weight_only_int8", "dynamic_int8", "int16x8", "none"]
 
-def _check_recipe(recipe, what):
-    if recipe not in RECIPES:
-        fail("{} must be one of {}, got {}".format(what, RECIPES, repr(recipe)))
+def _check_model_recipes(model_recipes):
+    for model, recipe in model_recipes.items():
+        if recipe not in RECIPES:
+            fail("model_recipes[{}] must be one of {}, got {}".format(
+                repr(model),
+                RECIPES,
+                repr(recipe),
+            ))
 
-def quantize_args(recipe, model_recipes, exclude, num_calibration_samples, budget_nme = None,
-                  budget_blendshapes = None):
-    """Returns the quantizer flags that do not name files, in a fixed order."""
-    _check_recipe(recipe, "recipe")
-    args = ["--recipe=" + recipe]
-    for model in sorted(model_recipes):
-        _check_recipe(model_recipes[model], "model_recipes[{}]".format(repr(model)))
-        args.append("--model_recipe={}={}".format(model, model_recipes[model]))
-    for model in sorted(exclude):
-        args.append("--exclude=" + model)
-    if num_calibration_samples != None:
-        args.append("--num_calibration_samples={}".format(num_calibration_samples))
-    if budget_nme != None:
-        args.append("--budget_nme={}".format(budget_nme))
-    if budget_blendshapes != None:
-        args.append("--budget_blendshapes={}".format(budget_blendshapes))
-    return args
+def _task_impl(ctx):
+    report = ctx.actions.declare_file(ctx.label.name + ".report.json")
+    args = ctx.actions.args()
+    args.add(ctx.file.src, format = "--input=%s")
+    args.add(ctx.outputs.out, format = "--output=%s")
+    args.add(report, format = "--report=%s")
+    args.add(ctx.attr.recipe, format = "--recipe=%s")
+    for model in sorted(ctx.attr.model_recipes):
+        args.add("--model_recipe={}={}".format(model, ctx.attr.model_recipes[model]))
+    args.add_all(sorted(ctx.attr.exclude), format_each = "--exclude=%s")
+    if ctx.attr.num_calibration_samples:
+        args.add(ctx.attr.num_calibration_samples, format = "--num_calibration_samples=%s")
+    if ctx.attr.budget_nme:
+        args.add(ctx.attr.budget_nme, format = "--budget_nme=%s")
+    if ctx.attr.budget_blendshapes:
+        args.add(ctx.attr.budget_blendshapes, format = "--budget_blendshapes=%s")
+
+    # One flag per file: a label such as a filegroup may stand for many photos.
+    args.add_all(ctx.files.calibration_images, format_each = "--calibration_image=%s")
+    args.use_param_file("--flagfile=%s", use_always = False)
+    args.set_param_file_format("multiline")
+
+    ctx.actions.run(
+        executable = ctx.executable.quantizer,
+        arguments = [args],
+        inputs = [ctx.file.src] + ctx.files.calibration_images,
+        outputs = [ctx.outputs.out, report],
+        mnemonic = "MediapipeInt8Quantize",
+        progress_message = "Quantizing {} for {}".format(ctx.file.src.short_path, ctx.label),
+    )
+    return [
+        DefaultInfo(files = depset([ctx.outputs.out])),
+        OutputGroupInfo(report = depset([report])),
+    ]
+
+_task = rule(
+    implementation = _task_impl,
+    attrs = {
+        "src": attr.label(
+            allow_single_file = [".task", ".tflite"],
+            mandatory = True,
+            doc = "The float `.task` bundle or `.tflite` model.",
+        ),
+        "out": attr.output(mandatory = True, doc = "The quantized bundle."),
+        "recipe": attr.string(
+            default = "int8",
+            values = RECIPES,
+            doc = "The recipe for every model.",
+        ),
+        "model_recipes": attr.string_dict(doc = "A recipe per model file name; wins over recipe."),
+        "exclude": attr.string_list(doc = "Model file names to drop from the bundle."),
+        "calibration_images": attr.label_list(
+            allow_files = [".png", ".jpg", ".jpeg"],
+            doc = "Photos for static recipes.",
+        ),
+        "num_calibration_samples": attr.int(doc = "Calibration samples; 0 keeps the tool's default."),
+        # Strings: Starlark attributes have no float type.
+        "budget_nme": attr.string(doc = "The largest landmark NME against float, e.g. \"0.02\"."),
+        "budget_blendshapes": attr.string(doc = "The largest blendshape score change."),
+        "quantizer": attr.label(
+            default = Label("//tools:quantize_task"),
+            executable = True,
+            cfg = "exec",
+            doc = "The quantizer command line.",
+        ),
+    },
+    doc = "Runs the quantizer on one bundle: the `.task` by default, the report in output group `report`.",
+)
 
 def mediapipe_int8_task(
         name,
@@ -43,7 +95,11 @@ def mediapipe_int8_task(
         **kwargs):
     """Quantizes the models of a MediaPipe `.task` bundle (or one `.tflite`) to INT8.
 
-    Produces `<out or name + ".task">` and `<name>.report.json`.
+    The target's only default output is the bundle, so `assets = [":<name>"]` puts one file in an
+    APK. `out = "face_landmarker.task"` keeps Google's asset name for apps that load it by name.
+    The report (what was done to each model, sizes, errors against float) is
+    `<name>.report.json`, in output group `report`:
+    `filegroup(name = "report", srcs = [":<name>"], output_group = "report")`.
 
     Args:
       name: target name.
@@ -58,31 +114,19 @@ def mediapipe_int8_task(
         (e.g. 0.02). With recipe "auto" it steers the search (default: float's one-pixel jitter);
         with any other recipe a bundle over it fails the build, and nothing is written.
       budget_blendshapes: likewise for the largest blendshape score change.
-      **kwargs: passed to the genrule (visibility, tags, testonly, ...).
+      **kwargs: passed to the rule (visibility, tags, testonly, exec_properties, ...).
     """
-    out = out or name + ".task"
-    report = name + ".report.json"
-    tool = str(_QUANTIZER)
-    flags = quantize_args(recipe, model_recipes, exclude, num_calibration_samples, budget_nme,
-                          budget_blendshapes)
-
-    # One --calibration_image flag per file: a label such as a filegroup may stand for many.
-    images = " ".join(["$(locations {})".format(image) for image in calibration_images])
-    cmd = " ".join([
-        "images=();",
-        "for image in {}; do images+=(--calibration_image=\"$$image\"); done;".format(images),
-        "$(execpath {})".format(tool),
-        "--input=$(location {})".format(src),
-        "--output=$(location {})".format(out),
-        "--report=$(location {})".format(report),
-    ] + flags + ["\"$${images[@]}\""])
-
-    native.genrule(
+    _check_model_recipes(model_recipes)
+    _task(
         name = name,
-        srcs = [src] + calibration_images,
-        outs = [out, report],
-        cmd = cmd,
-        tools = [tool],
-        message = "Quantizing {} for {}".format(src, name),
+        src = src,
+        out = out or name + ".task",
+        recipe = recipe,
+        model_recipes = model_recipes,
+        exclude = exclude,
+        calibration_images = calibration_images,
+        num_calibration_samples = num_calibration_samples or 0,
+        budget_nme = str(budget_nme) if budget_nme != None else "",
+        budget_blendshapes = str(budget_blendshapes) if budget_blendshapes != None else "",
         **kwargs
     )
