@@ -5,7 +5,6 @@ the output's sha256 across configurations, output bases and workspaces. Three Ba
 used (two output bases of this repository, one of the consumer workspace) and shut down at the end.
 """
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -18,61 +17,16 @@ import time
 
 import pytest
 
-from bazel_output import process_summary, sha256
+from bazel_output import Bazel, process_summary, sha256, spawn_writing
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CONSUMER = REPO / "tests" / "bazel" / "consumer"
 SMALL = "//tests/bazel:face_landmarker_small"
 SMALL_TASK = "tests/bazel/face_landmarker_small.task"
 CONSUMER_TARGET = "//mediapipe/tasks/int8:face_landmarker_int8"
-CONSUMER_TASK = "mediapipe/tasks/int8/face_landmarker_int8.task"
-BUILD_TIMEOUT = 900
-
-
-def spawns(log: pathlib.Path) -> list[dict]:
-  """The SpawnExec entries of an --execution_log_json_file (JSON objects one after another)."""
-  text, decoder, out, i = log.read_text(), json.JSONDecoder(), [], 0
-  while True:
-    while i < len(text) and text[i].isspace():
-      i += 1
-    if i >= len(text):
-      return out
-    entry, i = decoder.raw_decode(text, i)
-    out.append(entry)
-
-
-def spawn_writing(log: pathlib.Path, suffix: str) -> dict:
-  found = [s for s in spawns(log)
-           if any(o.get("path", "").endswith(suffix) for o in s.get("actualOutputs", []))]
-  assert len(found) == 1, f"expected one spawn writing {suffix}, got {len(found)}"
-  return found[0]
-
-
-@dataclasses.dataclass
-class Bazel:
-  """One Bazel server: a workspace, an output base and the command that starts Bazel."""
-  command: list[str]
-  workspace: pathlib.Path
-  output_base: pathlib.Path
-
-  def run(self, *args: str) -> subprocess.CompletedProcess:
-    startup = [f"--output_base={self.output_base}", "--max_idle_secs=900"]
-    common = ["--symlink_prefix=/", "--color=no", "--curses=no"] if args[0] != "shutdown" else []
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAZEL", "USE_BAZEL"))}
-    return subprocess.run(self.command + startup + [args[0]] + common + list(args[1:]),
-                          cwd=self.workspace, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
-
-  def build(self, *args: str) -> str:
-    result = self.run("build", *args)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"bazel build {' '.join(args)} failed:\n{output[-6000:]}"
-    return output
-
-  def bin_dir(self, *config: str) -> pathlib.Path:
-    result = self.run("info", *config, "bazel-bin")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return pathlib.Path(result.stdout.strip())
+CONSUMER_TASK = "mediapipe/tasks/int8/face_landmarker.task"
+# Debian's Bazel 4.2.3 knows none of the fork's `common` lines (MediaPipe's, for Bazel 7).
+BAZEL4_RC = ["--noworkspace_rc", f"--bazelrc={CONSUMER / 'bazel4.bazelrc'}"]
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +46,11 @@ def servers(real_bazel, tmp_path_factory):
       "main": Bazel([str(REPO / "tools" / "bazel")], REPO, root / "main"),
       "main_other": Bazel([str(REPO / "tools" / "bazel")], REPO, root / "main_other"),
       # The consumer is a MediaPipe fork: it runs Bazel itself.
-      "consumer": Bazel([real_bazel], CONSUMER, root / "consumer"),
+      "consumer": Bazel([real_bazel] + BAZEL4_RC, CONSUMER, root / "consumer"),
   }
   yield made
   for server in made.values():
-    if server.output_base.exists():
-      server.run("shutdown")
+    server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -226,11 +179,16 @@ def test_consumer_fork_builds_same_bytes_with_http_remote_cache_hit(default_buil
   url, nginx_root = nginx_cache
   consumer = servers["consumer"]
   logs = tmp_path_factory.mktemp("logs")
-  flags = ["--config=android_arm64_bazel4", f"--remote_cache={url}"]
+  flags = ["--config=android_arm64", f"--remote_cache={url}"]
 
-  consumer.build(CONSUMER_TARGET, *flags)
-  bin_dir = consumer.bin_dir("--config=android_arm64_bazel4")
+  consumer.build("//mediapipe/tasks/int8:all", *flags)
+  bin_dir = consumer.bin_dir("--config=android_arm64")
   assert sha256(bin_dir / CONSUMER_TASK) == default_build[0]
+  # The target gives one file, under Google's asset name: what `assets = [...]` would pack.
+  assert (bin_dir / "mediapipe/tasks/int8/assets.txt").read_text() == "face_landmarker.task\n"
+  # The report comes through its output group.
+  report = json.loads((bin_dir / "mediapipe/tasks/int8/face_landmarker_int8.report.json").read_text())
+  assert report["models"], report
   uploads = (nginx_root / "access.log").read_text()
   assert re.search(r'"PUT /cas/[0-9a-f]{64} HTTP/1.1" 20[14]', uploads), uploads[-2000:]
 
@@ -253,3 +211,10 @@ def test_src_that_is_not_a_zip_fails_with_the_tool_error_and_no_output(servers):
   bin_dir = main.bin_dir()
   assert not (bin_dir / "tests/bazel/not_a_zip.task").exists()
   assert not (bin_dir / "tests/bazel/not_a_zip.report.json").exists()
+
+
+def test_fork_py_binaries_get_the_forks_own_python_without_numpy(servers):
+  """The fork registers /usr/bin/python3 (no numpy) first; the quantizer above ran regardless."""
+  result = servers["consumer"].run("run", "//third_party/python:which_python")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "python: /usr/bin/python3\nnumpy: missing\n" in result.stdout

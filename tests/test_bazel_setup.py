@@ -130,12 +130,12 @@ def test_workspace_module_setup_and_consumer_agree():
   workspace = (REPO / "WORKSPACE").read_text()
   assert 'name = "mediapipe_int8"' in module and 'workspace(name = "mediapipe_int8")' in workspace
   python_repo = bzl_string(REPO / "rules" / "private" / "deps.bzl", "PYTHON_REPOSITORY")
-  py_rules_repo = bzl_string(REPO / "rules" / "private" / "deps.bzl", "PY_RULES_REPOSITORY")
-  assert f'use_repo(mediapipe_int8, "{py_rules_repo}", "{python_repo}")' in module
-  # BUILD files load py_binary from that repository: rules_python's under Bzlmod.
-  assert 'bazel_dep(name = "rules_python"' in module
+  assert f'use_repo(mediapipe_int8, "{python_repo}")' in module
+  # Our tools are py_tools, run by our own Python toolchain: no py_binary, no rules_python.
+  assert 'bazel_dep(name = "rules_python"' not in module
   for build in ("tools/BUILD", "calibration/BUILD"):
-    assert f'load("@{py_rules_repo}//:defs.bzl", "py_binary")' in (REPO / build).read_text(), build
+    text = (REPO / build).read_text()
+    assert 'load("//rules/private:py_tool.bzl", "py_tool")' in text and "py_binary(" not in text
   assert f'register_toolchains("@{python_repo}//:toolchain")' in module
   # Both take the model repository from examples/repositories.bzl.
   assert "example_repositories()" in workspace
