@@ -51,16 +51,19 @@ def input_digests(spawn: dict) -> dict[str, str]:
 
 @dataclasses.dataclass
 class Bazel:
-  """One Bazel server: the command that starts Bazel (with its startup options), a workspace and
-  an output base."""
+  """One Bazel server: the command that starts Bazel (with its startup options), a workspace, an
+  output base, flags for every command, and environment variables."""
   command: list[str]
   workspace: pathlib.Path
   output_base: pathlib.Path
   env: dict = dataclasses.field(default_factory=dict)
+  flags: list = dataclasses.field(default_factory=list)
 
   def run(self, *args: str) -> subprocess.CompletedProcess:
     startup = [f"--output_base={self.output_base}", "--max_idle_secs=900"]
-    common = ["--symlink_prefix=/", "--color=no", "--curses=no"] if args[0] != "shutdown" else []
+    common = [] if args[0] == "shutdown" else self.flags + ["--color=no", "--curses=no"]
+    if args[0] != "query" and common:
+      common.append("--symlink_prefix=/")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAZEL", "USE_BAZEL"))}
     env.update(self.env)
     return subprocess.run(self.command + startup + [args[0]] + common + list(args[1:]),

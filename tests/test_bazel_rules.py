@@ -75,9 +75,8 @@ def test_quantize_action_runs_in_linux_sandbox_without_network(default_build):
   assert spawn["runner"] == "linux-sandbox"
   assert not spawn.get("remoteCacheHit", False)
   assert "tools/quantize_task" in " ".join(spawn["commandArgs"])
-  # --incompatible_strict_action_env: a fixed PATH, not the caller's.
-  env = {v["name"]: v["value"] for v in spawn.get("environmentVariables", [])}
-  assert env.get("PATH") == "/bin:/usr/bin:/usr/local/bin"
+  # No environment from the client at all (not even PATH): nothing of this machine in the key.
+  assert spawn.get("environmentVariables", []) == []
   assert len(digest) == 64
 
 
