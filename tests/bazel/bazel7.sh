@@ -5,6 +5,7 @@
 #   tests/bazel/bazel7.sh                  builds the root if needed, then runs tests/test_bazel7.py
 #   tests/bazel/bazel7.sh root             builds the root if needed and prints its path
 #   tests/bazel/bazel7.sh bazel DIR ARGS   runs Bazel 7.7.1 in the root, in workspace DIR
+#   tests/bazel/bazel7.sh run COMMAND ARGS runs COMMAND in the root (the buildbox worker)
 #
 # Needs root (debootstrap, chroot, mounts) and Debian's package mirror the first time: about
 # 700 MB and a few minutes (docs/bazel7.md has the measured times). Then the root is reused: a
@@ -35,6 +36,9 @@ PACKAGES=(
   python3 ca-certificates
   # What mediapipe and OpenCV in the .venv load when the quantizer runs inside the root.
   libxcb1 libgl1 libegl1 libgles2 libglib2.0-0t64 libx11-6 libxext6 libsm6
+  # The remote-execution worker of tests/test_remote_execution.py: buildbox-casd, buildbox-worker,
+  # buildbox-run-hosttools (buildbox 1.4.30 is only in sid).
+  buildbox
 )
 # Debian's Bazel modules, in the root (Debian's /etc/bazel/bazelrc overrides most of them too).
 # Each must be in the module graph: Bazel refuses an override of a module that no one uses.
@@ -161,11 +165,11 @@ ensure_root() {
     bash -c "source '${REPO}/tools/setup.sh' && mi8_ensure_venv && mi8_seed_repository_cache"
 }
 
-# run_bazel DIR ARGS: Bazel 7 in the root, in a private mount namespace, with DIR as cwd.
-run_bazel() {
+# run_in_root DIR COMMAND ARGS: COMMAND in the root, in a private mount namespace, with DIR as cwd.
+run_in_root() {
   local workspace="$1"
   shift
-  [[ "$(id -u)" == 0 ]] || die "running Bazel in the root needs root (unshare, chroot)"
+  [[ "$(id -u)" == 0 ]] || die "running in the root needs root (unshare, chroot)"
   root_ready || die "no Bazel ${BAZEL_VERSION} root in ${SID}: run tests/bazel/bazel7.sh root"
   local python_home python_prefix
   python_home="$(sed -n 's/^home = //p' "${REPO}/.venv/pyvenv.cfg")"
@@ -178,7 +182,7 @@ run_bazel() {
     workspace="$1"; shift
     exec chroot "${root}" env -i HOME=/root USER=root LANG=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      bash -c '\''cd "$1" && shift && exec /usr/bin/bazel "$@"'\'' bazel "${workspace}" "$@"'
+      bash -c '\''cd "$1" && shift && exec "$@"'\'' bash "${workspace}" "$@"'
   exec unshare --mount --propagation private bash -c "${script}" bash "${SID}" "${#mounts[@]}" \
     "${mounts[@]}" "${workspace}" "$@"
 }
@@ -191,7 +195,14 @@ case "${1:-}" in
   bazel)
     shift
     [[ $# -ge 1 ]] || die "usage: tests/bazel/bazel7.sh bazel DIR ARGS..."
-    run_bazel "$@"
+    workspace="$1"
+    shift
+    run_in_root "${workspace}" /usr/bin/bazel "$@"
+    ;;
+  run)
+    shift
+    [[ $# -ge 1 ]] || die "usage: tests/bazel/bazel7.sh run COMMAND ARGS..."
+    run_in_root / "$@"
     ;;
   "")
     ensure_root
@@ -199,6 +210,6 @@ case "${1:-}" in
     exec "${REPO}/.venv/bin/python3" -m pytest -q tests/test_bazel7.py
     ;;
   *)
-    die "unknown command $1 (root, bazel, or none)"
+    die "unknown command $1 (root, bazel, run, or none)"
     ;;
 esac
