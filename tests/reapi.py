@@ -44,7 +44,7 @@ server:
     address: "127.0.0.1:{port}"
     insecure-mode: true
 # BuildGrid takes at most this many RPCs at once (default 5 per core); Bazel stays under it
-# (Cluster.bazel_flags: --remote_max_connections, each connection one RPC at a time here).
+# (Cluster.bazel_flags: 2 connections of at most 100 RPCs each).
 thread-pool-size: 256
 grpc-server-options:
   grpc.max_receive_message_length: 268435456
@@ -153,7 +153,7 @@ class Cluster:
 
   def bazel_flags(self) -> list[str]:
     return [f"--remote_executor={self.executor}", f"--remote_instance_name={self.instance}",
-            "--remote_timeout=900", "--remote_max_connections=100"] + [
+            "--remote_timeout=900", "--remote_max_connections=2"] + [
                 f"--remote_default_exec_properties={k}={v}" for k, v in PLATFORM.items()]
 
   def log(self, name: str) -> pathlib.Path:

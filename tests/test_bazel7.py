@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 
-from bazel_output import Bazel, process_summary, sha256
+import reapi
+from bazel_output import Bazel, process_summary, sha256, spawn_writing
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tests" / "bazel" / "bazel7.sh"
@@ -22,6 +23,7 @@ CONSUMER = REPO / "tests" / "bazel" / "consumer"
 TARGET = "//mediapipe/tasks/int8:face_landmarker_int8"
 TASK = "mediapipe/tasks/int8/face_landmarker.task"
 SKIP_ENV = "MEDIAPIPE_INT8_SKIP_BAZEL7"
+SKIP_REMOTE_ENV = "MEDIAPIPE_INT8_SKIP_REMOTE"
 # Debian's Bazel 4.2.3 knows none of the fork's `common` lines (MediaPipe's, for Bazel 7).
 BAZEL4_RC = ["--noworkspace_rc", f"--bazelrc={CONSUMER / 'bazel4.bazelrc'}"]
 
@@ -73,6 +75,7 @@ def servers(sid_root, tmp_path_factory):
                       flags=["--noenable_workspace"] + python_repo_env()),
       "workspace": Bazel(bazel7, CONSUMER, root / "workspace",
                          flags=["--noenable_bzlmod"] + python_repo_env()),
+      "remote": Bazel(bazel7, CONSUMER, root / "remote", flags=python_repo_env()),
   }
   yield made, root
   for server in made.values():
@@ -148,6 +151,34 @@ def test_workspace_mode_builds_the_same_bytes_as_bazel4(servers, bazel4_digest):
   output = workspace.build(TARGET, "--config=android_arm64")
   assert "Quantizing" in output
   assert sha256(task(workspace, "--config=android_arm64")) == bazel4_digest
+
+
+def test_remote_execution_on_buildgrid_and_buildbox(servers, bazel4_digest):
+  """The fork's target built on a real REAPI engine on 127.0.0.1 (tests/reapi.py): BuildGrid with
+  PostgreSQL, and a buildbox worker in the sid root that has no Python of its own: the quantizer's
+  interpreter and packages arrive as inputs. Then `bazel clean`, and the result comes back from
+  the remote cache."""
+  reason = os.environ.get(SKIP_REMOTE_ENV, "").strip()
+  if reason:
+    pytest.skip(f"remote execution skipped on purpose ({SKIP_REMOTE_ENV}={reason})")
+  made, root = servers
+  remote = made["remote"]
+  with reapi.Cluster(pathlib.Path("/tmp")) as cluster:
+    flags = cluster.bazel_flags() + ["--spawn_strategy=remote", f"--execution_log_json_file={root / 'remote.json'}"]
+    result = remote.run("build", TARGET, *flags)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:] + "\n" + cluster.tails()
+    summary = process_summary(output)
+    assert re.search(r"\b\d+ remote\b", summary), summary
+    assert sha256(task(remote)) == bazel4_digest
+    spawn = spawn_writing(root / "remote.json", TASK)
+    assert spawn["runner"] == "remote" and not spawn.get("remoteCacheHit", False), spawn["runner"]
+
+    assert remote.run("clean").returncode == 0
+    again = remote.build(TARGET, *flags)
+    assert "remote cache hit" in process_summary(again), again[-3000:]
+    assert sha256(task(remote)) == bazel4_digest
+  remote.shutdown()
 
 
 def test_docs_show_the_module_bazel_this_test_uses():
