@@ -46,6 +46,15 @@ def gesture_recognizer_task() -> pathlib.Path:
   return _model_input("gesture_recognizer.task", GESTURE_RECOGNIZER_SHA256)
 
 
+@pytest.fixture(scope="session")
+def real_bazel() -> str:
+  """Installs what is missing (tools/setup.sh, as tools/bazel does) and returns the real Bazel."""
+  result = subprocess.run(["bash", str(ROOT / "tools" / "setup.sh")], capture_output=True,
+                          text=True, timeout=1800, check=False, stdin=subprocess.DEVNULL)
+  assert result.returncode == 0, result.stderr
+  return result.stdout.strip().splitlines()[-1]
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
   """Runs `python -m mediapipe_int8` as a user would; returns the finished process."""
   env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))

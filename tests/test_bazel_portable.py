@@ -36,14 +36,6 @@ def copy_checkout(dest: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.fixture(scope="module")
-def real_bazel() -> str:
-  result = subprocess.run(["bash", str(REPO / "tools" / "setup.sh")], capture_output=True,
-                          text=True, timeout=1800, check=False, stdin=subprocess.DEVNULL)
-  assert result.returncode == 0, result.stderr
-  return result.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
 def clones(real_bazel, tmp_path_factory):
   """Two checkouts at different paths and depths, each with its own Python store."""
   root = tmp_path_factory.mktemp("clones")

@@ -30,15 +30,6 @@ BAZEL4_RC = ["--noworkspace_rc", f"--bazelrc={CONSUMER / 'bazel4.bazelrc'}"]
 
 
 @pytest.fixture(scope="module")
-def real_bazel() -> str:
-  """Installs what is missing (tools/setup.sh, as tools/bazel does) and returns the real Bazel."""
-  result = subprocess.run(["bash", str(REPO / "tools" / "setup.sh")], capture_output=True,
-                          text=True, timeout=1800, check=False, stdin=subprocess.DEVNULL)
-  assert result.returncode == 0, result.stderr
-  return result.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
 def servers(real_bazel, tmp_path_factory):
   root = tmp_path_factory.mktemp("bazel")
   made = {
