@@ -22,6 +22,7 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Extra-field id used for alignment padding (the one Android's zipalign uses).
 _PADDING_EXTRA_ID = 0xD935
 _LOCAL_HEADER_SIZE = 30
+_ENCRYPTED = 0x1  # general-purpose flag bit 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +55,14 @@ def read_entries(data: bytes, source: str) -> list[Entry]:
     if info.filename in seen:
       raise UserError(f"{source}: entry {info.filename!r} appears twice")
     seen.add(info.filename)
+    if info.flag_bits & _ENCRYPTED:
+      raise UserError(f"{source}: entry {info.filename!r} is encrypted; bundles are never encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+      raise UserError(f"{source}: entry {info.filename!r} uses zip compression method "
+                      f"{info.compress_type}; only stored (and deflated) entries can be read")
     try:
       entries.append(Entry(info.filename, archive.read(info)))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as e:
       raise UserError(f"{source}: entry {info.filename!r} cannot be read ({e})") from None
   return entries
 
