@@ -7,6 +7,7 @@ knows nothing of models.
 """
 
 import dataclasses
+import errno
 import io
 import os
 import struct
@@ -108,14 +109,34 @@ def data_offsets(data: bytes) -> dict[str, int]:
 
 def write_file_atomically(path: str, data: bytes) -> None:
   """Writes `data` to `path` through a temporary file and a rename: never a partial file."""
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+  write_files_atomically([(path, data)])
+
+
+def write_files_atomically(files: list[tuple[str, bytes]]) -> None:
+  """Writes every (path, data): each through a temporary file beside it, renamed only once all
+  are written in full, so a failure (a full disk, Ctrl-C) leaves none of them behind."""
+  temporary = []
+  path = files[0][0] if files else ""
   try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    for path, data in files:
+      if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+      fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
+      temporary.append(tmp)
+      with os.fdopen(fd, "wb") as f:
+        f.write(data)
+      os.chmod(tmp, 0o644)
+  except OSError as e:
+    _remove(temporary)
+    raise UserError(f"{path}: cannot be written ({e.strerror or e}); nothing written") from None
   except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
+    _remove(temporary)
     raise
+  for (path, _), tmp in zip(files, temporary):
+    os.replace(tmp, path)
+
+
+def _remove(paths: list[str]) -> None:
+  for path in paths:
+    if os.path.exists(path):
+      os.unlink(path)
