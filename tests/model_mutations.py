@@ -209,10 +209,11 @@ MUTATIONS = [op_index, op_empty, op_self_cycle, op_order, op_options, opcode, su
 
 
 def mutated(model_bytes: bytes, mutation, rng) -> tuple[bytes | None, str]:
-  """`model_bytes` after `mutation`, serialized; None when the flatbuffer can't even hold it."""
-  model = tflite_file.parse(model_bytes, "seed")
-  what = mutation(model, rng)
+  """`model_bytes` after `mutation`, serialized; None when the mutation can't apply (a model an
+  earlier mutation broke) or the flatbuffer can't hold the value (e.g. -1 in an unsigned field)."""
   try:
+    model = tflite_file.parse(model_bytes, "seed")
+    what = mutation(model, rng)
     return tflite_file.serialize(model), what
-  except Exception:  # e.g. a value the field's integer type can't hold
-    return None, what
+  except Exception as e:
+    return None, f"{mutation.__name__} did not apply ({type(e).__name__})"

@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
         report=FLAGS.report)
     result = pipeline.run(options, report.to_json)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
+    print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever it quotes
     return 1
   print(report.table(result))
   return 0

@@ -81,8 +81,14 @@ def run(options: Options, to_json=None) -> dict:
 
 
 def check_input(data: bytes, source: str, exclude=()) -> None:
-  """Every model of the input (a .task or a .tflite) that the run will use: checked against the
-  schema, then loaded in the runtime in a child process. UserError for the first bad one."""
+  """Every model of the input that the run will use: checked against the schema, then loaded in
+  the runtime in one child process. UserError for the first bad one."""
+  load_check.check_loads(input_models(data, source, exclude))
+
+
+def input_models(data: bytes, source: str, exclude=()) -> list[tuple[str, bytes]]:
+  """(where, bytes) of every model of the input (a .task, nested ones too, or a .tflite) but the
+  excluded, each checked against the schema (`validate`)."""
   models = []
   if tflite_file.is_tflite(data):
     models.append((source, data))
@@ -100,7 +106,7 @@ def check_input(data: bytes, source: str, exclude=()) -> None:
       raise UserError(f"{source}: --exclude leaves no model to quantize")
   for where, blob in models:
     validate.model(blob, where)
-  load_check.check_loads(models)
+  return models
 
 
 def _check_recipe_names(options: Options) -> None:
