@@ -115,6 +115,10 @@ def wrong_options(m):
   op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.Pool2DOptions, schema.Pool2DOptionsT()
 
 
+def dequantize_reshapes(m):
+  _graph(m).tensors[8].shape = [1, 2, 3, 8]  # DEQUANTIZE's output of [1, 3, 3, 8] constant weights
+
+
 def offset_one(m):
   buffer = m.buffers[_graph(m).tensors[_first(m, schema.TensorType.FLOAT16)].buffer]
   buffer.size, buffer.data, buffer.offset = len(buffer.data), None, 1
@@ -163,6 +167,9 @@ CASES = {
     "scales and zero points differ": (scale_zero_point, "tensor 12 ('functional_1/conv2d_1/Relu;"
                                       "functional_1/conv2d_1/convolution') has 2 quantization scales "
                                       "but 1 zero points"),
+    "dequantize changes the shape": (dequantize_reshapes, "operator 1 (DEQUANTIZE) turns tensor 5 of "
+                                     "shape [1, 3, 3, 8] into tensor 8 of shape [1, 2, 3, 8]; it "
+                                     "keeps the shape"),
     "buffer offset 1": (offset_one, "buffer 2 has offset 1, which TFLite reads as no data (432 bytes "
                         "would be lost)"),
 }

@@ -155,9 +155,23 @@ def _check_graph(parsed: schema.ModelT, subgraph: schema.SubGraphT, source: str)
                         "constant or another operator's output")
       written.add(i)
     ready |= set(outputs)
+    _check_same_shape(parsed, op, tensors, where)
   for i in _ints(subgraph.outputs):
     if i not in ready:
       raise UserError(f"{source}: subgraph output tensor {i} ({name(i)!r}) is never written")
+
+
+def _check_same_shape(parsed, op, tensors, where: str) -> None:
+  """A DEQUANTIZE keeps its input's shape; `prepare` folds a constant one into its output tensor."""
+  if tflite_file.builtin_code(parsed, op) != schema.BuiltinOperator.DEQUANTIZE:
+    return
+  inputs, outputs = _ints(op.inputs), _ints(op.outputs)
+  if len(inputs) != 1 or len(outputs) != 1:
+    raise UserError(f"{where} has {len(inputs)} inputs and {len(outputs)} outputs; it takes one of each")
+  source, target = _ints(tensors[inputs[0]].shape), _ints(tensors[outputs[0]].shape)
+  if source != target:
+    raise UserError(f"{where} turns tensor {inputs[0]} of shape {source} into tensor {outputs[0]} "
+                    f"of shape {target}; it keeps the shape")
 
 
 def _check_signatures(parsed: schema.ModelT, source: str) -> None:
