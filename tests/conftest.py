@@ -44,6 +44,16 @@ def gesture_recognizer_task() -> pathlib.Path:
   return _model_input("gesture_recognizer.task", GESTURE_RECOGNIZER_SHA256)
 
 
+@pytest.fixture
+def good_bundle(tmp_path) -> pathlib.Path:
+  """A bundle of one small synthetic image model and a data entry."""
+  import synthetic
+
+  path = tmp_path / "good.task"
+  path.write_bytes(synthetic.bundle_of({"a.tflite": synthetic.image_model()}))
+  return path
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
   """Runs `python -m mediapipe_int8` as a user would; returns the finished process."""
   env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))

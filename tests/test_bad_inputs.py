@@ -22,13 +22,6 @@ from conftest import ROOT, run_cli, run_main
 from photos_fixture import write_astronaut
 
 
-@pytest.fixture
-def good_bundle(tmp_path):
-  path = tmp_path / "good.task"
-  path.write_bytes(synthetic.bundle_of({"a.tflite": synthetic.image_model()}))
-  return path
-
-
 def _error_lines(lines):
   return [l for l in lines if l.startswith("error: ")]
 

@@ -89,19 +89,13 @@ def check_input(data: bytes, source: str, exclude=()) -> None:
 def input_models(data: bytes, source: str, exclude=()) -> list[tuple[str, bytes]]:
   """(where, bytes) of every model of the input (a .task, nested ones too, or a .tflite) but the
   excluded, each checked against the schema (`validate`)."""
-  models = []
   if tflite_file.is_tflite(data):
-    models.append((source, data))
+    models = [(source, data)]
   else:
-    def walk(blob, where, prefix):
-      for entry in bundle.read_entries(blob, where):
-        if prefix + entry.name in exclude:
-          continue
-        if _is_nested_bundle(entry):
-          walk(entry.data, f"{where}/{entry.name}", prefix + entry.name + "/")
-        elif entry.name.endswith(".tflite"):
-          models.append((f"{where}/{entry.name}", entry.data))
-    walk(data, source, "")
+    def excluded(path):
+      return any(path == e or path.startswith(e + "/") for e in exclude)
+    models = [(where, entry.data) for path, where, entry in _walk(data, source)
+              if entry.name.endswith(".tflite") and not excluded(path)]
     if not models:
       raise UserError(f"{source}: --exclude leaves no model to quantize")
   for where, blob in models:
@@ -133,21 +127,18 @@ def _model_paths(data: bytes, source: str) -> set[str]:
   """Every entry path in the input (nested ones as outer.task/inner); error if no model at all."""
   if tflite_file.is_tflite(data):
     return {os.path.basename(source)}
-  paths = set()
-  has_model = False
-  def walk(blob, where, prefix):
-    nonlocal has_model
-    for entry in bundle.read_entries(blob, where):
-      path = prefix + entry.name
-      paths.add(path)
-      if _is_nested_bundle(entry):
-        walk(entry.data, f"{where}/{entry.name}", path + "/")
-      elif entry.name.endswith(".tflite"):
-        has_model = True
-  walk(data, source, "")
-  if not has_model:
+  entries = list(_walk(data, source))
+  if not any(entry.name.endswith(".tflite") for _, _, entry in entries):
     raise UserError(f"{source}: bundle holds no .tflite model")
-  return paths
+  return {path for path, _, _ in entries}
+
+
+def _walk(data: bytes, where: str, prefix: str = ""):
+  """(path, where, entry) for every entry of a bundle, nested bundles' entries after their own."""
+  for entry in bundle.read_entries(data, where):
+    yield prefix + entry.name, f"{where}/{entry.name}", entry
+    if _is_nested_bundle(entry):
+      yield from _walk(entry.data, f"{where}/{entry.name}", prefix + entry.name + "/")
 
 
 def _is_nested_bundle(entry: bundle.Entry) -> bool:
@@ -247,7 +238,7 @@ class _Job:
 
   def _prepare(self, data: bytes, path: str, where: str) -> prepare.Preparation:
     progress.report(f"{path}: prepare")
-    return prepare.prepare(validate.model(data, where))
+    return prepare.prepare(tflite_file.parse(data, where))  # check_input validated it
 
   def _samples(self, model_infos, needs, data, source, prefix):
     random_names = {n for n in model_infos if prefix + n in self.options.random_calibration}
