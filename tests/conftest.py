@@ -55,6 +55,16 @@ def real_bazel() -> str:
   return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture
+def good_bundle(tmp_path) -> pathlib.Path:
+  """A bundle of one small synthetic image model and a data entry."""
+  import synthetic
+
+  path = tmp_path / "good.task"
+  path.write_bytes(synthetic.bundle_of({"a.tflite": synthetic.image_model()}))
+  return path
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
   """Runs `python -m mediapipe_int8` as a user would; returns the finished process."""
   env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
@@ -63,6 +73,19 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
   if check and process.returncode != 0:
     raise AssertionError(f"exit {process.returncode}\n{process.stderr[-3000:]}")
   return process
+
+
+def run_main(capsys, *args: str) -> tuple[int, list[str]]:
+  """The command line's main on these flags, in this process (absl parses them as for
+  `python -m mediapipe_int8`): (exit code, stderr lines). Quicker than run_cli, which imports
+  TensorFlow anew each time; use run_cli for what only a real process shows (signals, flag errors)."""
+  from mediapipe_int8 import cli
+
+  cli.FLAGS.unparse_flags()
+  argv = cli.FLAGS(["mediapipe_int8", *args])
+  capsys.readouterr()
+  code = cli.main(argv)
+  return code, capsys.readouterr().err.splitlines()
 
 
 def quantize_with_report(source: pathlib.Path, recipe: str, calibration_dir: pathlib.Path,

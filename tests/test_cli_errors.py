@@ -21,13 +21,6 @@ def _assert_refused(process, output, *expected_words):
   assert not list(output.parent.glob(".tmp-*")), "a temporary file was left behind"
 
 
-@pytest.fixture
-def good_bundle(tmp_path):
-  path = tmp_path / "good.task"
-  path.write_bytes(synthetic.bundle_of({"a.tflite": synthetic.image_model()}))
-  return path
-
-
 def test_missing_input(tmp_path):
   out = tmp_path / "out.task"
   _assert_refused(run_cli(f"--input={tmp_path}/nope.task", f"--output={out}", "--recipe=none",

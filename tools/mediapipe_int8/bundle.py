@@ -7,6 +7,7 @@ knows nothing of models.
 """
 
 import dataclasses
+import errno
 import io
 import os
 import struct
@@ -22,6 +23,7 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Extra-field id used for alignment padding (the one Android's zipalign uses).
 _PADDING_EXTRA_ID = 0xD935
 _LOCAL_HEADER_SIZE = 30
+_ENCRYPTED = 0x1  # general-purpose flag bit 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +56,14 @@ def read_entries(data: bytes, source: str) -> list[Entry]:
     if info.filename in seen:
       raise UserError(f"{source}: entry {info.filename!r} appears twice")
     seen.add(info.filename)
+    if info.flag_bits & _ENCRYPTED:
+      raise UserError(f"{source}: entry {info.filename!r} is encrypted; bundles are never encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+      raise UserError(f"{source}: entry {info.filename!r} uses zip compression method "
+                      f"{info.compress_type}; only stored (and deflated) entries can be read")
     try:
       entries.append(Entry(info.filename, archive.read(info)))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as e:
       raise UserError(f"{source}: entry {info.filename!r} cannot be read ({e})") from None
   return entries
 
@@ -102,14 +109,34 @@ def data_offsets(data: bytes) -> dict[str, int]:
 
 def write_file_atomically(path: str, data: bytes) -> None:
   """Writes `data` to `path` through a temporary file and a rename: never a partial file."""
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+  write_files_atomically([(path, data)])
+
+
+def write_files_atomically(files: list[tuple[str, bytes]]) -> None:
+  """Writes every (path, data): each through a temporary file beside it, renamed only once all
+  are written in full, so a failure (a full disk, Ctrl-C) leaves none of them behind."""
+  temporary = []
+  path = files[0][0] if files else ""
   try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    for path, data in files:
+      if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+      fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
+      temporary.append(tmp)
+      with os.fdopen(fd, "wb") as f:
+        f.write(data)
+      os.chmod(tmp, 0o644)
+  except OSError as e:
+    _remove(temporary)
+    raise UserError(f"{path}: cannot be written ({e.strerror or e}); nothing written") from None
   except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
+    _remove(temporary)
     raise
+  for (path, _), tmp in zip(files, temporary):
+    os.replace(tmp, path)
+
+
+def _remove(paths: list[str]) -> None:
+  for path in paths:
+    if os.path.exists(path):
+      os.unlink(path)

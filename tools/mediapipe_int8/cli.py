@@ -11,7 +11,7 @@ import warnings
 
 from absl import app, flags, logging
 
-from mediapipe_int8 import bundle, mixed_precision, pipeline, quantize, recipes, report
+from mediapipe_int8 import mixed_precision, pipeline, quantize, recipes, report
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -26,7 +26,8 @@ flags.DEFINE_string("calibration_dir", None, "A folder of .jpg, .png or .webp ph
                     "and checks.")
 flags.DEFINE_multi_string("calibration_image", [], "One more calibration photo (repeatable).")
 flags.DEFINE_integer("num_calibration_samples", 32, "Calibration samples per model; a quarter as "
-                     "many (at least 4) are held back for the accuracy checks.")
+                     "many (at least 4) are held back for the accuracy checks.", lower_bound=1,
+                     upper_bound=pipeline.MAX_CALIBRATION_SAMPLES)
 flags.DEFINE_multi_string("random_calibration", [], "NAME: calibrate this model on seeded random "
                           "inputs instead of photos (for models photos can't feed).")
 flags.DEFINE_enum("range_method", "percentile", ["minmax", "percentile"],
@@ -81,18 +82,25 @@ def main(argv: list[str]) -> int:
         budget=mixed_precision.Budget(FLAGS.budget_nme, FLAGS.budget_blendshapes,
                                       FLAGS.budget_sqnr_db),
         report=FLAGS.report)
-    result = pipeline.run(options)
-    if options.report:
-      bundle.write_file_atomically(options.report, report.to_json(result))
+    result = pipeline.run(options, report.to_json)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
+    print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever it quotes
     return 1
   print(report.table(result))
   return 0
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing, with a bad flag as one `error:` line instead of absl's FATAL and usage text."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {' '.join(str(e).split())} (--helpfull lists the flags)", file=sys.stderr)
+    sys.exit(1)
 
 
 def run() -> None:
   """Entry point: quiet TensorFlow's and MediaPipe's native logs, then run main under absl."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   os.environ.setdefault("GLOG_minloglevel", "2")
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

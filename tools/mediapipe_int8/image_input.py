@@ -11,6 +11,7 @@ from ai_edge_litert import schema_py_generated as schema
 from PIL import Image
 
 from mediapipe_int8 import tflite_file
+from mediapipe_int8.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,14 +32,19 @@ class ImageInput:
     return self.normalize(letterbox(pixels, self.width, self.height))
 
 
-def image_input(model: schema.ModelT) -> ImageInput | None:
-  """The model's image input, or None when its first input is not an N x H x W x 3 float image."""
+def image_input(model: schema.ModelT, source: str = "model") -> ImageInput | None:
+  """The model's image input, or None when its first input is not an N x H x W x 3 float image.
+
+  `source` names the model when its TFLITE_METADATA can't be read."""
   subgraph = model.subgraphs[0]
   tensor = subgraph.tensors[int(subgraph.inputs[0])]
   shape = [int(d) for d in tensor.shape]
   if len(shape) != 4 or shape[3] != 3 or tensor.type != schema.TensorType.FLOAT32:
     return None
-  mean_std = _normalization(tflite_file.metadata_buffers(model).get("TFLITE_METADATA"))
+  try:
+    mean_std = _normalization(tflite_file.metadata_buffers(model).get("TFLITE_METADATA"))
+  except Exception as e:  # a malformed flatbuffer raises whatever its bad offsets lead to
+    raise UserError(f"{source}: metadata TFLITE_METADATA cannot be read ({type(e).__name__})") from None
   if mean_std is None:
     # No metadata: MediaPipe would refuse such a float model; [0, 1] is the common convention.
     return ImageInput(shape[1], shape[2], (0.0,), (255.0,), False)

@@ -9,8 +9,8 @@ import os
 import time
 
 from mediapipe_int8 import bundle, calibrate, check, graph_stats, image_input, mixed_precision, photos
-from mediapipe_int8 import landmarkers, prepare, progress, quantize, recipes
-from mediapipe_int8 import tflite_file
+from mediapipe_int8 import landmarkers, load_check, output_paths, prepare, progress, quantize, recipes
+from mediapipe_int8 import tflite_file, validate
 from mediapipe_int8.errors import UserError
 
 
@@ -30,11 +30,21 @@ class Options:
   report: str | None = None
 
 
-def run(options: Options) -> dict:
-  """Quantizes options.input into options.output; returns the report."""
+# More samples than this buy nothing and only take memory and time.
+MAX_CALIBRATION_SAMPLES = 10_000
+
+
+def run(options: Options, to_json=None) -> dict:
+  """Quantizes options.input into options.output; returns the report.
+
+  With `to_json` (report -> bytes) and options.report, the report is written too: both files, or
+  neither.
+  """
   _check_recipe_names(options)
-  if options.num_calibration_samples < 1:
-    raise UserError(f"--num_calibration_samples={options.num_calibration_samples}: must be at least 1")
+  if not 1 <= options.num_calibration_samples <= MAX_CALIBRATION_SAMPLES:
+    raise UserError(f"--num_calibration_samples={options.num_calibration_samples}: must be between "
+                    f"1 and {MAX_CALIBRATION_SAMPLES}")
+  output_paths.check(options.input, options.output, options.report)
   data = _read_input(options.input)
   names = _model_paths(data, options.input)
   for flag, given in (("--model_recipe", options.model_recipes), ("--exclude", options.exclude),
@@ -43,6 +53,7 @@ def run(options: Options) -> dict:
       if name not in names:
         raise UserError(f"{options.input}: {flag} names {name!r}, which is not an entry; "
                         f"entries: {', '.join(sorted(names))}")
+  check_input(data, options.input, options.exclude)
   photo_list = photos.load(photos.photo_paths(options.calibration_dir, options.calibration_images)) \
       if options.calibration_dir or options.calibration_images else []
   job = _Job(options, photo_list)
@@ -59,9 +70,37 @@ def run(options: Options) -> dict:
       "models": job.models,
       "auto": job.auto_reports,
       "budget_checks": job.budget_checks,
+      "skipped_photo_checks": job.skipped_checks,
   }
-  bundle.write_file_atomically(options.output, output)
+  load_check.check_loads(job.outputs)
+  files = [(options.output, output)]
+  if options.report and to_json is not None:
+    files.append((options.report, to_json(report)))
+  bundle.write_files_atomically(files)
   return report
+
+
+def check_input(data: bytes, source: str, exclude=()) -> None:
+  """Every model of the input that the run will use: checked against the schema, then loaded in
+  the runtime in one child process. UserError for the first bad one."""
+  load_check.check_loads(input_models(data, source, exclude))
+
+
+def input_models(data: bytes, source: str, exclude=()) -> list[tuple[str, bytes]]:
+  """(where, bytes) of every model of the input (a .task, nested ones too, or a .tflite) but the
+  excluded, each checked against the schema (`validate`)."""
+  if tflite_file.is_tflite(data):
+    models = [(source, data)]
+  else:
+    def excluded(path):
+      return any(path == e or path.startswith(e + "/") for e in exclude)
+    models = [(where, entry.data) for path, where, entry in _walk(data, source)
+              if entry.name.endswith(".tflite") and not excluded(path)]
+    if not models:
+      raise UserError(f"{source}: --exclude leaves no model to quantize")
+  for where, blob in models:
+    validate.model(blob, where)
+  return models
 
 
 def _check_recipe_names(options: Options) -> None:
@@ -88,21 +127,18 @@ def _model_paths(data: bytes, source: str) -> set[str]:
   """Every entry path in the input (nested ones as outer.task/inner); error if no model at all."""
   if tflite_file.is_tflite(data):
     return {os.path.basename(source)}
-  paths = set()
-  has_model = False
-  def walk(blob, where, prefix):
-    nonlocal has_model
-    for entry in bundle.read_entries(blob, where):
-      path = prefix + entry.name
-      paths.add(path)
-      if _is_nested_bundle(entry):
-        walk(entry.data, f"{where}/{entry.name}", path + "/")
-      elif entry.name.endswith(".tflite"):
-        has_model = True
-  walk(data, source, "")
-  if not has_model:
+  entries = list(_walk(data, source))
+  if not any(entry.name.endswith(".tflite") for _, _, entry in entries):
     raise UserError(f"{source}: bundle holds no .tflite model")
-  return paths
+  return {path for path, _, _ in entries}
+
+
+def _walk(data: bytes, where: str, prefix: str = ""):
+  """(path, where, entry) for every entry of a bundle, nested bundles' entries after their own."""
+  for entry in bundle.read_entries(data, where):
+    yield prefix + entry.name, f"{where}/{entry.name}", entry
+    if _is_nested_bundle(entry):
+      yield from _walk(entry.data, f"{where}/{entry.name}", prefix + entry.name + "/")
 
 
 def _is_nested_bundle(entry: bundle.Entry) -> bool:
@@ -119,6 +155,8 @@ class _Job:
     self.models: list[dict] = []
     self.auto_reports: list[dict] = []
     self.budget_checks: list[dict] = []
+    self.skipped_checks: list[str] = []
+    self.outputs: list[tuple[str, bytes]] = []  # (source, quantized model), loaded before writing
 
   def recipe_for(self, path: str) -> str:
     return self.options.model_recipes.get(path, self.options.recipe)
@@ -132,7 +170,7 @@ class _Job:
         where = f"{source}/{entry.name}"
         sources[entry.name] = where
         prepared[entry.name] = self._prepare(entry.data, path, where)
-        model_infos[entry.name] = model_info(entry.name, prepared[entry.name])
+        model_infos[entry.name] = model_info(entry.name, prepared[entry.name], where)
     needs = {n for n in prepared if recipes.needs_calibration(self.recipe_for(prefix + n))}
     samples = self._samples(model_infos, needs, data, source, prefix)
     prebuilt = self._auto(prepared, sources, samples, entries, prefix, source)
@@ -200,7 +238,7 @@ class _Job:
 
   def _prepare(self, data: bytes, path: str, where: str) -> prepare.Preparation:
     progress.report(f"{path}: prepare")
-    return prepare.prepare(tflite_file.parse(data, where))
+    return prepare.prepare(tflite_file.parse(data, where))  # check_input validated it
 
   def _samples(self, model_infos, needs, data, source, prefix):
     random_names = {n for n in model_infos if prefix + n in self.options.random_calibration}
@@ -209,9 +247,19 @@ class _Job:
     held_only = set(model_infos) - needs  # held-back samples still serve the checks of other recipes
     progress.report(f"{source}: calibrate {', '.join(sorted(needs)) or '-'} "
              f"({self.options.num_calibration_samples} samples each)")
+    try:
+      return calibrate.make_samples(model_infos, needs, data, self.photos,
+                                    self.options.num_calibration_samples, random_names, source,
+                                    frozenset(held_only))
+    except UserError as e:
+      if needs or not held_only:
+        raise
+      why = str(e)
+    # No model needs calibration: the photos only served checks, and they can't. Go on without.
+    progress.report(f"{source}: photo checks skipped ({why})")
+    self.skipped_checks.append(why)
     return calibrate.make_samples(model_infos, needs, data, self.photos,
-                                  self.options.num_calibration_samples, random_names, source,
-                                  frozenset(held_only))
+                                  self.options.num_calibration_samples, random_names, source)
 
   def model(self, data: bytes, path: str, where: str, samples, prepared=None, prebuilt=None) -> bytes:
     recipe = self.recipe_for(path)
@@ -222,7 +270,7 @@ class _Job:
       prepared = self._prepare(data, path, where)
       needs = {path} if recipes.needs_calibration(recipe) else set()
       samples = calibrate.make_samples(
-          {path: model_info(path, prepared)}, needs, None, self.photos,
+          {path: model_info(path, prepared, where)}, needs, None, self.photos,
           self.options.num_calibration_samples, set(self.options.random_calibration), where,
           frozenset({path}) - needs).get(path)
     if recipes.needs_calibration(recipe) and samples is None:
@@ -256,6 +304,7 @@ class _Job:
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
+    self.outputs.append((where, output))
     progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
     report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
@@ -268,11 +317,11 @@ class _Job:
     return output
 
 
-def model_info(name: str, prepared: prepare.Preparation) -> calibrate.ModelInfo:
+def model_info(name: str, prepared: prepare.Preparation, source: str | None = None) -> calibrate.ModelInfo:
   graph = prepared.model.subgraphs[0]
   shapes = [tuple(int(d) for d in graph.tensors[i].shape) for i in graph.inputs]
   return calibrate.ModelInfo(name, tflite_file.serialize(prepared.model), shapes,
-                             image_input.image_input(prepared.model))
+                             image_input.image_input(prepared.model, source or name))
 
 
 def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples) -> dict:

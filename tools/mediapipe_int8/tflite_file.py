@@ -27,18 +27,23 @@ def is_tflite(data: bytes) -> bool:
 
 
 def parse(data: bytes, source: str) -> schema.ModelT:
-  """Returns the model in `data`, with every buffer inline; UserError if corrupt."""
+  """Returns the model in `data`, with every buffer inline; UserError if it can't be read.
+
+  Models from outside (the user's) go through `validate.model` instead, which checks them too.
+  """
+  model = read(data, source)
+  inline_external_buffers(model, data)
+  return model
+
+
+def read(data: bytes, source: str) -> schema.ModelT:
+  """The flatbuffer in `data` as objects, buffers as stored (offsets not yet resolved)."""
   if not is_tflite(data):
     raise UserError(f"{source}: not a TFLite model (no TFL3 identifier)")
   try:
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    return flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
   except Exception as e:  # flatbuffers raises whatever the bad offsets lead to
     raise UserError(f"{source}: corrupt or truncated TFLite model ({type(e).__name__})") from None
-  if not model.subgraphs:
-    raise UserError(f"{source}: TFLite model has no subgraph")
-  _inline_external_buffers(model, data, source)
-  _check_references(model, source)
-  return model
 
 
 def constant_values(model: schema.ModelT, tensor: schema.TensorT, dtype) -> np.ndarray | None:
@@ -73,38 +78,13 @@ def with_associated_files(model: bytes, source: bytes) -> bytes:
   return out.getvalue()
 
 
-def _inline_external_buffers(model: schema.ModelT, data: bytes, source: str) -> None:
-  for index, buffer in enumerate(model.buffers or []):
+def inline_external_buffers(model: schema.ModelT, data: bytes) -> None:
+  """Moves buffers stored after the flatbuffer (offset > 1, as TFLite reads them) inline."""
+  for buffer in model.buffers or []:
     if buffer.offset > 1:
-      end = buffer.offset + buffer.size
-      if end > len(data):
-        raise UserError(f"{source}: buffer {index} points past the end of the file (truncated?)")
       buffer.data = np.frombuffer(data, np.uint8, buffer.size, buffer.offset).copy()
     buffer.offset = 0
     buffer.size = 0
-
-
-def _check_references(model: schema.ModelT, source: str) -> None:
-  num_buffers = len(model.buffers or [])
-  num_codes = len(model.operatorCodes or [])
-  for subgraph in model.subgraphs:
-    num_tensors = len(subgraph.tensors or [])
-    for tensor in subgraph.tensors or []:
-      if not 0 <= tensor.buffer < max(num_buffers, 1):
-        raise UserError(f"{source}: tensor {tensor.name!r} refers to a missing buffer")
-    for op in subgraph.operators or []:
-      if not 0 <= op.opcodeIndex < num_codes:
-        raise UserError(f"{source}: an operator refers to a missing operator code")
-      for t in list(_as_list(op.inputs)) + list(_as_list(op.outputs)):
-        if t >= num_tensors:
-          raise UserError(f"{source}: an operator refers to a missing tensor")
-  for meta in model.metadata or []:
-    if not 0 <= meta.buffer < num_buffers:
-      raise UserError(f"{source}: metadata {meta.name!r} refers to a missing buffer")
-
-
-def _as_list(values) -> list[int]:
-  return [] if values is None else [int(v) for v in values]
 
 
 def serialize(model: schema.ModelT) -> bytes:
@@ -122,11 +102,11 @@ def op_name(code: int) -> str:
 
 
 _BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-_TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
 
 def type_name(tensor_type: int) -> str:
-  return _TYPE_NAMES.get(tensor_type, str(tensor_type))
+  return TYPE_NAMES.get(tensor_type, str(tensor_type))
 
 
 def metadata_buffers(model: schema.ModelT) -> dict[str, bytes]:
