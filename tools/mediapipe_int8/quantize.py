@@ -42,7 +42,7 @@ class Quantization:
     self._clamps = clamps or {}
     self._integer = None  # (rewritten float bytes, its model, rewrites, qsvs), made on first use
 
-  def _integer_model(self):
+  def integer_model(self):
     if self._integer is None:
       model = tflite_file.parse(self.float_bytes, self.source)
       rewrites = (rewrite.for_integer_kernels(model, self._static_options.prelu)
@@ -58,7 +58,7 @@ class Quantization:
 
   def integer_ops(self) -> list[str]:
     """Scopes (first output names) of the integer graph's ops that quantization touches, in order."""
-    _, model, _, _ = self._integer_model()
+    _, model, _, _ = self.integer_model()
     graph = model.subgraphs[0]
     return [graph.tensors[int(op.outputs[0])].name.decode() for op in graph.operators
             if graph.tensors[int(op.outputs[0])].type == schema.TensorType.FLOAT32]
@@ -68,7 +68,7 @@ class Quantization:
     rewritten for integer kernels."""
     rewrites, qsvs, data, integer = {}, None, self.float_bytes, None
     if recipes.needs_calibration(recipe):
-      data, integer, rewrites, qsvs = self._integer_model()
+      data, integer, rewrites, qsvs = self.integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
     engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes))
     with np.errstate(invalid="ignore"):  # dead channels' biases overflow: repaired below
