@@ -69,12 +69,14 @@ class Graph:
 
   `weights`: tensor index -> channel axis of every CONV_2D / DEPTHWISE_CONV_2D weight tensor;
   `biases`: their bias tensors; `ranged`: activation tensors that the int8 model rounds with a
-  range of their own (the model's input included), in op order; `names`: every tensor's name.
+  range of their own (the model's input included), in op order; `names` and `shapes`: every
+  tensor's.
   """
 
   def __init__(self, model: schema.ModelT):
     graph = model.subgraphs[0]
     self.names = [t.name.decode() for t in graph.tensors]
+    self.shapes = [tuple(int(d) for d in t.shape) if t.shape is not None else () for t in graph.tensors]
     self.inputs = [int(i) for i in graph.inputs]
     self.outputs = [int(i) for i in graph.outputs]
     self.constants: dict[int, np.ndarray] = {}
