@@ -11,16 +11,19 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import quantizer
 
-from mediapipe_int8 import dead_channels, prepare, ranges, recipes, rewrite, tflite_file
+from mediapipe_int8 import dead_channels, head, prepare, ranges, recipes, rewrite, tflite_file
 
 
 @dataclasses.dataclass(frozen=True)
 class StaticOptions:
-  """Choices of the calibrated (int8, int16x8) recipes: range estimation and PRELU handling."""
+  """Choices of the calibrated (int8, int16x8) recipes: range estimation, PRELU handling, output
+  templates (head.py) and, for int8, training steps of learned int8 (reconstruct.py; 0: none)."""
   method: str = "percentile"
   percentile: float = ranges.DEFAULT_PERCENTILE
   prelu: str = "float"  # rewrite.PRELU_MODES
   rewrites: bool = True  # False: quantize the graph as it is, to measure what the rewrites buy
+  output_templates: bool = False  # head.py; on with reconstruct_steps (cli.py)
+  reconstruct_steps: int = 0
 
 
 class Quantization:
@@ -41,13 +44,19 @@ class Quantization:
     self._calibration = calibration
     self._clamps = clamps or {}
     self._integer = None  # (rewritten float bytes, its model, rewrites, qsvs), made on first use
+    self._learned = None  # the same after learned int8's training, made on first use
+    self._templates = {}  # output position -> template folded out of it (head.py)
 
-  def _integer_model(self):
+  def integer_model(self):
     if self._integer is None:
       model = tflite_file.parse(self.float_bytes, self.source)
       rewrites = (rewrite.for_integer_kernels(model, self._static_options.prelu)
                   if self._static_options.rewrites else {})
       prepare.prune(model)
+      if self._static_options.output_templates:
+        self._templates = head.templates(model, self._calibration)
+        head.fold(model, self._templates)
+        rewrites = dict(rewrites, output_templates=len(self._templates))
       data = tflite_file.serialize(model)
       observations = ranges.observe(data, model, self._calibration)
       qsvs = ranges.estimate(observations, self._static_options.method,
@@ -56,9 +65,26 @@ class Quantization:
       self._integer = (data, model, rewrites, qsvs)
     return self._integer
 
+  def learned_model(self):
+    """integer_model() with its weights and ranges trained for int8 (reconstruct.py), where
+    StaticOptions asks for training steps and the model's ops can be simulated."""
+    data, model, rewrites, qsvs = self.integer_model()
+    steps = self._static_options.reconstruct_steps
+    if steps <= 0:
+      return self._integer
+    from mediapipe_int8 import reconstruct  # imports TensorFlow: only where training is asked for
+    if not reconstruct.supports(model):
+      return self._integer
+    if self._learned is None:
+      result = reconstruct.reconstruct(data, model, qsvs, self._calibration,
+                                       reconstruct.Options(steps=steps))
+      self._learned = (result.model, tflite_file.parse(result.model, self.source),
+                       dict(rewrites, reconstruction=result.report), result.qsvs)
+    return self._learned
+
   def integer_ops(self) -> list[str]:
     """Scopes (first output names) of the integer graph's ops that quantization touches, in order."""
-    _, model, _, _ = self._integer_model()
+    _, model, _, _ = self.integer_model()
     graph = model.subgraphs[0]
     return [graph.tensors[int(op.outputs[0])].name.decode() for op in graph.operators
             if graph.tensors[int(op.outputs[0])].type == schema.TensorType.FLOAT32]
@@ -68,7 +94,7 @@ class Quantization:
     rewritten for integer kernels."""
     rewrites, qsvs, data, integer = {}, None, self.float_bytes, None
     if recipes.needs_calibration(recipe):
-      data, integer, rewrites, qsvs = self._integer_model()
+      data, integer, rewrites, qsvs = self.learned_model() if recipe == "int8" else self.integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
     engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes))
     with np.errstate(invalid="ignore"):  # dead channels' biases overflow: repaired below
@@ -79,6 +105,7 @@ class Quantization:
       repaired = dead_channels.repair(model, integer)
       if repaired:
         rewrites = dict(rewrites, dead_channel_biases=repaired)
+      head.add_back(model, self._templates)
     _restore_interface(model, self.prepared)
     return model, rewrites
 

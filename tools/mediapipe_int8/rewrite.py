@@ -89,14 +89,14 @@ def rewrite_prelu(model: schema.ModelT) -> int:
     shape = [int(d) for d in graph.tensors[x].shape]
     channels = len(alpha)
     prefix = f"prelu_{rewritten}"  # short: tensor names are stored in the model
-    negated = _activation(graph, f"{prefix}/relu_neg_x", shape)
-    scaled = _activation(graph, f"{prefix}/scaled", shape)
+    negated = activation_tensor(graph, f"{prefix}/relu_neg_x", shape)
+    scaled = activation_tensor(graph, f"{prefix}/scaled", shape)
     operators += [
         _depthwise(model, graph, x, negated, -np.ones(channels, np.float32),
                    schema.ActivationFunctionType.RELU, f"{prefix}/neg"),
         _depthwise(model, graph, negated, scaled, 1.0 - alpha, schema.ActivationFunctionType.NONE,
                    f"{prefix}/one_minus_alpha"),
-        _add(model, x, scaled, y),
+        add_op(model, x, scaled, y),
     ]
     rewritten += 1
   graph.operators = operators
@@ -119,7 +119,7 @@ def _per_channel_alpha(model, graph, op) -> np.ndarray | None:
   return np.broadcast_to(values, (channels,)).astype(np.float32)
 
 
-def _activation(graph, name: str, shape: list[int]) -> int:
+def activation_tensor(graph, name: str, shape: list[int]) -> int:
   tensor = schema.TensorT()
   tensor.name = name.encode()
   tensor.shape = shape
@@ -129,7 +129,7 @@ def _activation(graph, name: str, shape: list[int]) -> int:
   return len(graph.tensors) - 1
 
 
-def _constant(model, graph, name: str, values: np.ndarray) -> int:
+def constant_tensor(model, graph, name: str, values: np.ndarray) -> int:
   buffer = schema.BufferT()
   buffer.data = np.frombuffer(values.astype(np.float32).tobytes(), np.uint8).copy()
   model.buffers.append(buffer)
@@ -142,7 +142,7 @@ def _constant(model, graph, name: str, values: np.ndarray) -> int:
   return len(graph.tensors) - 1
 
 
-def _opcode(model, code: int) -> int:
+def opcode_index(model, code: int) -> int:
   for index, existing in enumerate(model.operatorCodes):
     if max(existing.builtinCode, existing.deprecatedBuiltinCode) == code:
       return index
@@ -164,20 +164,20 @@ def _depthwise(model, graph, source: int, target: int, weights: np.ndarray, acti
   options.depthMultiplier = 1
   options.fusedActivationFunction = activation
   op = schema.OperatorT()
-  op.opcodeIndex = _opcode(model, _OPS.DEPTHWISE_CONV_2D)
-  op.inputs = [source, _constant(model, graph, name + "/weights", weights.reshape(1, 1, 1, channels)),
-               _constant(model, graph, name + "/bias", np.zeros(channels, np.float32))]
+  op.opcodeIndex = opcode_index(model, _OPS.DEPTHWISE_CONV_2D)
+  op.inputs = [source, constant_tensor(model, graph, name + "/weights", weights.reshape(1, 1, 1, channels)),
+               constant_tensor(model, graph, name + "/bias", np.zeros(channels, np.float32))]
   op.outputs = [target]
   op.builtinOptionsType = schema.BuiltinOptions.DepthwiseConv2DOptions
   op.builtinOptions = options
   return op
 
 
-def _add(model, left: int, right: int, target: int) -> schema.OperatorT:
+def add_op(model, left: int, right: int, target: int) -> schema.OperatorT:
   options = schema.AddOptionsT()
   options.fusedActivationFunction = schema.ActivationFunctionType.NONE
   op = schema.OperatorT()
-  op.opcodeIndex = _opcode(model, _OPS.ADD)
+  op.opcodeIndex = opcode_index(model, _OPS.ADD)
   op.inputs = [left, right]
   op.outputs = [target]
   op.builtinOptionsType = schema.BuiltinOptions.AddOptions

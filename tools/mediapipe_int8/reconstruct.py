@@ -1,0 +1,193 @@
+"""Learned int8: trains a model's int8 weights and activation ranges against its float self.
+
+Full int8 of the face landmarks model misses float by 3x its one-pixel jitter although every
+tensor's range is fine alone: rounding error compounds with depth, and most of it is a
+structural offset that training can take out. This stage sits between calibration and
+quantization. It simulates the int8 model as ai-edge-quantizer will write it (tf_graph.py) and
+trains, by distillation against the float model on unlabeled crops (no labels: the float model's
+own outputs are the targets):
+
+- weights and biases, straight through the rounding, in units of each channel's int8 step;
+- activation ranges (LSQ-style), in units of each range's calibrated width.
+
+It hands the result back to the engine, which still writes the file: every weight snapped to
+q * scale with scale = max|w| / 127 per channel (the engine then recomputes the same integers), and
+the trained ranges as the engine's fixed ranges (QSVs).
+
+Deterministic: the batches and their augmentations come from one seeded generator in a fixed
+order, and TensorFlow runs with one intra-op and one inter-op thread.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from mediapipe_int8 import runner, tf_graph, tflite_file
+
+SEED = 20261202
+DEFAULT_BATCH = 8
+WEIGHT_LEARNING_RATE = 0.02  # int8 steps of the channel per Adam step
+RANGE_LEARNING_RATE = 0.002  # calibrated range widths per Adam step
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  steps: int = 0
+  batch: int = DEFAULT_BATCH
+  seed: int = SEED
+
+
+@dataclasses.dataclass
+class Result:
+  model: bytes  # the float model with trained, snapped weights
+  qsvs: dict  # trained ranges, as ai-edge-quantizer takes them
+  report: dict
+
+
+def supports(model) -> bool:
+  try:
+    tf_graph.Graph(model)
+  except tf_graph.Unsupported:
+    return False
+  return True
+
+
+def reconstruct(float_model: bytes, model, qsvs: dict, samples: list[list[np.ndarray]],
+                options: Options) -> Result:
+  """Trains on `samples` (calibration inputs, one array per model input) for options.steps steps.
+
+  `model` is the parsed `float_model` (the graph the engine will quantize); `qsvs` its calibrated
+  ranges.
+  """
+  tf_graph.set_single_thread()
+  started = time.monotonic()
+  graph = tf_graph.Graph(model)
+  inputs = np.concatenate([s[0] for s in samples]).astype(np.float32)
+  trainer = _Trainer(graph, tf_graph.ranges_from_qsvs(graph, qsvs), _output_scales(float_model, inputs))
+  rng = np.random.default_rng(options.seed)
+  order = np.zeros(0, np.int64)
+  losses = []
+  for _ in range(options.steps):
+    if len(order) < options.batch:
+      order = np.concatenate([order, rng.permutation(len(inputs))])
+    batch, order = order[:options.batch], order[options.batch:]
+    losses.append(float(trainer.step(tf.constant(augment(inputs[batch], rng)))))
+  data = _snapped_model(tflite_file.parse(float_model, "reconstruct"), graph, trainer)
+  learned = _learned_qsvs(qsvs, graph, trainer)
+  report = {"steps": options.steps, "batch": options.batch, "training_samples": len(inputs),
+            "seconds": round(time.monotonic() - started, 1),
+            "loss_first": losses[0] if losses else None,
+            "loss_last_10": float(np.mean(losses[-10:])) if losses else None}
+  return Result(data, learned, report)
+
+
+def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+  """Photometric and mirror variants of [0, 1] NHWC crops, drawn from `rng`: brightness and
+  contrast, sometimes gray, sometimes blurred (a low-resolution face upscaled), sometimes
+  mirrored. The targets are the float model's answers on the same variants, so any variant is
+  a valid training input."""
+  out = []
+  for image in images:
+    x = image
+    if rng.uniform() < 0.5:
+      x = x[:, ::-1]
+    if rng.uniform() < 0.3:
+      x = np.repeat(x.mean(axis=2, keepdims=True), 3, axis=2)
+    if rng.uniform() < 0.3:
+      factor = int(rng.integers(2, 5))
+      h, w = x.shape[:2]
+      small = x[:h - h % factor, :w - w % factor].reshape(h // factor, factor, w // factor, factor, -1)
+      x = np.repeat(np.repeat(small.mean(axis=(1, 3)), factor, 0), factor, 1)
+      x = np.pad(x, ((0, h - x.shape[0]), (0, w - x.shape[1]), (0, 0)), mode="edge")
+    contrast, brightness = rng.uniform(0.7, 1.3), rng.uniform(-0.15, 0.15)
+    x = (x - 0.5) * contrast + 0.5 + brightness
+    out.append(np.clip(x, 0.0, 1.0))
+  return np.stack(out).astype(np.float32)
+
+
+def _output_scales(float_model: bytes, inputs: np.ndarray) -> list[float]:
+  """Per output, the standard deviation of its values over the training inputs: the loss pools
+  every output element, each in units of its output's spread (pixels, logits), so that a
+  one-element output (the face score) weighs as one element of 1436, not as much as 1434
+  landmark coordinates together."""
+  model = runner.Model(float_model)
+  outputs = [model(x[np.newaxis]) for x in inputs]
+  return [max(float(np.std(np.stack([o[k] for o in outputs]))), 1e-6) for k in range(len(outputs[0]))]
+
+
+class _Trainer:
+  """The trained variables and one Adam step of distillation against the float graph."""
+
+  def __init__(self, graph: tf_graph.Graph, ranges: dict[int, tuple[float, float]],
+               output_scales: list[float]):
+    self.graph = graph
+    self.base, self.unit, self.delta = {}, {}, {}
+    for index, axis in sorted(graph.weights.items()):
+      w = graph.constants[index]
+      self.base[index] = w
+      self.unit[index] = tf_graph.weight_scale(tf.constant(w), axis).numpy()
+    for op in graph.ops:
+      if op.code in tf_graph.WEIGHT_OPS and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        low, high = ranges[op.output]
+        self.base[op.inputs[2]] = graph.constants[op.inputs[2]]
+        self.unit[op.inputs[2]] = np.float32(max(high - low, 1e-9) / 255.0)
+    for index in sorted(self.base):
+      self.delta[index] = tf.Variable(np.zeros_like(self.base[index]), name=f"d{index}")
+    self.range_base = {i: np.float32(r) for i, r in ranges.items()}
+    self.range_width = {i: np.float32(max(r[1] - r[0], 1e-9)) for i, r in ranges.items()}
+    self.range_delta = {i: tf.Variable(np.zeros(2, np.float32), name=f"r{i}") for i in sorted(ranges)}
+    sizes = [int(np.prod(graph.shapes[i][1:])) for i in graph.outputs]
+    self.output_weights = [np.float32(1.0 / (s ** 2 * sum(sizes))) for s in output_scales]
+    self.weight_optimizer = tf.keras.optimizers.Adam(WEIGHT_LEARNING_RATE)
+    self.range_optimizer = tf.keras.optimizers.Adam(RANGE_LEARNING_RATE)
+    self.step = tf.function(self._step, reduce_retracing=True)
+
+  def params(self) -> dict:
+    return {i: self.base[i] + self.delta[i] * self.unit[i] for i in self.base}
+
+  def ranges(self) -> dict:
+    return {i: (self.range_base[i][0] + self.range_delta[i][0] * self.range_width[i],
+                self.range_base[i][1] + self.range_delta[i][1] * self.range_width[i])
+            for i in self.range_base}
+
+  def _step(self, images):
+    targets = self.graph.run([images])
+    weight_vars = [self.delta[i] for i in sorted(self.delta)]
+    range_vars = [self.range_delta[i] for i in sorted(self.range_delta)]
+    with tf.GradientTape() as tape:
+      outputs = self.graph.run([images], self.params(), self.ranges())
+      batch = tf.cast(tf.shape(images)[0], tf.float32)
+      loss = tf.add_n([tf.reduce_sum(tf.square(o - tf.stop_gradient(t))) * w / batch
+                       for o, t, w in zip(outputs, targets, self.output_weights)])
+    gradients = tape.gradient(loss, weight_vars + range_vars)
+    self.weight_optimizer.apply_gradients(zip(gradients[:len(weight_vars)], weight_vars))
+    self.range_optimizer.apply_gradients(zip(gradients[len(weight_vars):], range_vars))
+    return loss
+
+
+def _snapped_model(model, graph: tf_graph.Graph, trainer: _Trainer) -> bytes:
+  """The float model with the trained weights snapped to the int8 grid and the trained biases."""
+  params = {i: v.numpy() for i, v in trainer.params().items()}
+  tensors = model.subgraphs[0].tensors
+  for index, values in params.items():
+    if index in graph.weights:
+      values = tf_graph.snap_weights(values, graph.weights[index])
+    model.buffers[tensors[index].buffer].data = np.frombuffer(
+        values.astype(np.float32).tobytes(), np.uint8).copy()
+  return tflite_file.serialize(model)
+
+
+def _learned_qsvs(qsvs: dict, graph: tf_graph.Graph, trainer: _Trainer) -> dict:
+  """The calibrated QSVs with every trained range in place (including 0, as the engine does)."""
+  out = {name: dict(value) for name, value in qsvs.items()}
+  for index, (low, high) in trainer.ranges().items():
+    name = graph.names[index]
+    shape = np.shape(qsvs[name]["min"])
+    out[name] = {"min": np.full(shape, min(float(low), 0.0), np.float32),
+                 "max": np.full(shape, max(float(high), 0.0), np.float32)}
+  for op in graph.ops:  # ops that take their input's quantization: say so in their QSVs too
+    if op.code in tf_graph.SAME_AS_INPUT and graph.names[op.output] in out:
+      out[graph.names[op.output]] = out[graph.names[op.inputs[0]]]
+  return out
