@@ -54,9 +54,11 @@ def failures(models: list[tuple[str, bytes]]) -> dict[str, str]:
 
 def _run_child(paths: list[str]) -> tuple[dict[int, str | None], int | None, str]:
   """Results per model index, and where the child died (None if it finished) and how."""
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] +
-      [p for p in [os.environ.get("PYTHONPATH")] if p]), TF_CPP_MIN_LOG_LEVEL="3")
+  # The child sees what this process imports from: this package, and every folder of sys.path
+  # (under Bazel the packages are a site folder that the launcher added, not the interpreter's).
+  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + [p for p in sys.path if p]),
+             TF_CPP_MIN_LOG_LEVEL="3")
   try:
     process = subprocess.run(child_command(paths),
                              capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS,
