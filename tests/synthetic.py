@@ -16,6 +16,9 @@ def image_model(signature: bool = True, metadata: bool = True, size: int = 32) -
   """conv + depthwise + PReLU + dense on a size x size RGB image, weights stored as float16."""
   import tensorflow as tf
 
+  # Keras numbers layer names per process: start afresh, so the names (which error messages
+  # quote) do not depend on what the process built before.
+  tf.keras.backend.clear_session()
   tf.keras.utils.set_random_seed(7)
   image = tf.keras.Input((size, size, 3), batch_size=1, name="image")
   x = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(image)
@@ -40,6 +43,9 @@ def dead_channel_model(size: int = 32) -> bytes:
   +2 and -3 (their output is the bias alone: the ReLU keeps +2 and cuts -3). Float32 weights."""
   import tensorflow as tf
 
+  # Keras numbers layer names per process: start afresh, so the names (which error messages
+  # quote) do not depend on what the process built before.
+  tf.keras.backend.clear_session()
   tf.keras.utils.set_random_seed(7)
   image = tf.keras.Input((size, size, 3), batch_size=1, name="image")
   conv = tf.keras.layers.Conv2D(4, 3, padding="same", name="features")
@@ -59,6 +65,9 @@ def points_model() -> bytes:
   """A dense model over 10 x 2 points (not an image), weights stored as float16."""
   import tensorflow as tf
 
+  # Keras numbers layer names per process: start afresh, so the names (which error messages
+  # quote) do not depend on what the process built before.
+  tf.keras.backend.clear_session()
   tf.keras.utils.set_random_seed(8)
   points = tf.keras.Input((10, 2), batch_size=1, name="points")
   x = tf.keras.layers.Flatten()(points)
