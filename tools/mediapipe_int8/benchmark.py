@@ -28,17 +28,22 @@ from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
 FLOAT = "float16 (Google)"  # the source bundle's name in every table
-flags.DEFINE_string("input", None, "The float .task bundle.", required=True)
-flags.DEFINE_string("calibration_dir", None, "Calibration photos.", required=True)
-flags.DEFINE_string("heldout_dir", None, "Photos never used for calibration: accuracy is judged on them.",
-                    required=True)
-flags.DEFINE_list("recipes", ["weight_only_int8", "dynamic_int8", "int8"], "Recipes to compare with float.")
-flags.DEFINE_multi_string("extra", [], "NAME:FLAGS: one more variant, quantized with these quantizer "
-                          "flags (space-separated), e.g. 'mixed:--recipe=int8 --model_recipe=...'.")
-flags.DEFINE_integer("runs", 50, "Timed runs per model and thread count (after warm-up).")
-flags.DEFINE_string("out", "docs/benchmarks.md", "The Markdown report to write.")
-flags.DEFINE_string("plots_dir", "docs", "Where the PNG plots go.")
-flags.DEFINE_bool("astronaut", True, "Also judge a face landmarker on scikit-image's astronaut.")
+
+
+def _define_flags() -> None:
+  """The benchmark's flags, defined by its entry point only: importing this module (the tests
+  read its tables) defines none, so it can share a process with the quantizer's command line."""
+  flags.DEFINE_string("input", None, "The float .task bundle.", required=True)
+  flags.DEFINE_string("calibration_dir", None, "Calibration photos.", required=True)
+  flags.DEFINE_string("heldout_dir", None, "Photos never used for calibration: accuracy is judged on them.",
+                      required=True)
+  flags.DEFINE_list("recipes", ["weight_only_int8", "dynamic_int8", "int8"], "Recipes to compare with float.")
+  flags.DEFINE_multi_string("extra", [], "NAME:FLAGS: one more variant, quantized with these quantizer "
+                            "flags (space-separated), e.g. 'mixed:--recipe=int8 --model_recipe=...'.")
+  flags.DEFINE_integer("runs", 50, "Timed runs per model and thread count (after warm-up).")
+  flags.DEFINE_string("out", "docs/benchmarks.md", "The Markdown report to write.")
+  flags.DEFINE_string("plots_dir", "docs", "Where the PNG plots go.")
+  flags.DEFINE_bool("astronaut", True, "Also judge a face landmarker on scikit-image's astronaut.")
 
 
 def machine() -> str:
@@ -302,6 +307,7 @@ def run():
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       return 1
+  _define_flags()
   app.run(guarded)
 
 
