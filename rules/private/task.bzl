@@ -1,5 +1,7 @@
 """`mediapipe_int8_task`: a macro over the rule that runs the quantizer `//tools:quantize_task`."""
 
+load(":photos.bzl", "PHOTO_EXTENSIONS")
+
 # The recipes of tools/mediapipe_int8/recipes.py (tests/test_bazel_setup.py keeps the two in step).
 RECIPES = ["auto", "int8", "weight_only_int8", "dynamic_int8", "int16x8", "none"]
 
@@ -64,7 +66,7 @@ _task = rule(
         "model_recipes": attr.string_dict(doc = "A recipe per model file name; wins over recipe."),
         "exclude": attr.string_list(doc = "Model file names to drop from the bundle."),
         "calibration_images": attr.label_list(
-            allow_files = [".png", ".jpg", ".jpeg"],
+            allow_files = PHOTO_EXTENSIONS,
             doc = "Photos for static recipes.",
         ),
         "num_calibration_samples": attr.int(doc = "Calibration samples; 0 keeps the tool's default."),

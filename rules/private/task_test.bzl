@@ -1,5 +1,7 @@
 """`mediapipe_int8_task_test`: a quantized bundle against its float bundle in MediaPipe's runtime."""
 
+load(":photos.bzl", "PHOTO_EXTENSIONS")
+
 _GATE = Label("//tools:accuracy_gate")
 
 def _shell_quote(text):
@@ -33,7 +35,7 @@ _task_test = rule(
     attrs = {
         "task": attr.label(allow_single_file = [".task"], mandatory = True),
         "float_task": attr.label(allow_single_file = True, mandatory = True),
-        "photos": attr.label_list(allow_files = [".jpg", ".jpeg", ".png"], mandatory = True),
+        "photos": attr.label_list(allow_files = PHOTO_EXTENSIONS, mandatory = True),
         # Strings: Starlark attributes have no float type.
         "budget_nme": attr.string(),
         "budget_blendshapes": attr.string(),

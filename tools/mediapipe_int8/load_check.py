@@ -1,13 +1,16 @@
 """Loads models in the LiteRT interpreter in a child process, so native crashes become errors.
 
-Each model is loaded, its tensors allocated and run once on zeros: what the
-schema can't say (unknown kernels, unresolved custom ops, wrong options) fails
-there. The runtime may abort or crash on a malformed model; in a child process
+Each model is loaded, its tensors allocated and run once: on a sample the caller
+gives (a held-back calibration sample), or on zeros. What the schema can't say
+(unknown kernels, unresolved custom ops, wrong options) fails there. A quantized
+model needs a real sample: on zeros, an int8 DIV by a normalising standard
+deviation divides by its zero point, which TFLite's kernel refuses. The runtime may abort or crash on a malformed model; in a child process
 that becomes an error line naming the model. One child serves every model of a
 run; after a crash a new one goes on with the next model.
 
 Run as `python -m mediapipe_int8.load_check FILE...`: it prints `start <i>`
-before each model and `ok <i>` or `fail <i> <message>` after it.
+before each model and `ok <i>` or `fail <i> <message>` after it. A file
+`FILE.npz` beside a model holds the inputs to run it on (arr_0, arr_1, ...).
 """
 
 import os
@@ -16,29 +19,36 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 from mediapipe_int8.errors import UserError
 
 # A model that takes longer than this to load and run once on zeros is taken as hanging.
 TIMEOUT_SECONDS = 300
 
 
-def check_loads(models: list[tuple[str, bytes]]) -> None:
-  """UserError naming the first model (source, bytes) that the runtime refuses or crashes on."""
-  for source, problem in failures(models).items():
+def check_loads(models: list[tuple[str, bytes]], feeds: list | None = None) -> None:
+  """UserError naming the first model (source, bytes) that the runtime refuses or crashes on.
+
+  feeds: per model, the input arrays to run it on, or None for zeros."""
+  for source, problem in failures(models, feeds).items():
     raise UserError(f"{source}: the TFLite runtime cannot load it ({problem})")
 
 
-def failures(models: list[tuple[str, bytes]]) -> dict[str, str]:
+def failures(models: list[tuple[str, bytes]], feeds: list | None = None) -> dict[str, str]:
   """source -> what went wrong, for every model the runtime refuses, in the given order."""
   if not models:
     return {}
+  feeds = feeds or [None] * len(models)
   out = {}
   with tempfile.TemporaryDirectory(prefix="mediapipe_int8_load_") as directory:
     paths = []
-    for i, (_, data) in enumerate(models):
+    for i, ((_, data), feed) in enumerate(zip(models, feeds, strict=True)):
       paths.append(os.path.join(directory, f"{i}.tflite"))
       with open(paths[-1], "wb") as f:
         f.write(data)
+      if feed is not None:
+        np.savez(paths[-1] + ".npz", *feed)
     start = 0
     while start < len(models):
       results, crashed_at, why = _run_child(paths[start:])
@@ -95,13 +105,18 @@ def child_command(paths: list[str]) -> list[str]:
 
 
 def _load_one(path: str) -> None:
-  import numpy as np
   from ai_edge_litert import interpreter as litert
 
   interpreter = litert.Interpreter(model_path=path, num_threads=1)
   interpreter.allocate_tensors()
-  for detail in interpreter.get_input_details():
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+  details = interpreter.get_input_details()
+  if os.path.exists(path + ".npz"):
+    with np.load(path + ".npz") as feed:
+      values = [feed[f"arr_{i}"] for i in range(len(details))]
+  else:
+    values = [np.zeros(d["shape"], d["dtype"]) for d in details]
+  for detail, value in zip(details, values):
+    interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]).reshape(detail["shape"]))
   interpreter.invoke()
 
 

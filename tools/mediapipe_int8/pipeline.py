@@ -72,7 +72,8 @@ def run(options: Options, to_json=None) -> dict:
       "budget_checks": job.budget_checks,
       "skipped_photo_checks": job.skipped_checks,
   }
-  load_check.check_loads(job.outputs)
+  load_check.check_loads([(source, model) for source, model, _ in job.outputs],
+                         [feed for _, _, feed in job.outputs])
   files = [(options.output, output)]
   if options.report and to_json is not None:
     files.append((options.report, to_json(report)))
@@ -156,7 +157,8 @@ class _Job:
     self.auto_reports: list[dict] = []
     self.budget_checks: list[dict] = []
     self.skipped_checks: list[str] = []
-    self.outputs: list[tuple[str, bytes]] = []  # (source, quantized model), loaded before writing
+    # (source, quantized model, a held-back sample or None), loaded before writing
+    self.outputs: list[tuple[str, bytes, list | None]] = []
 
   def recipe_for(self, path: str) -> str:
     return self.options.model_recipes.get(path, self.options.recipe)
@@ -304,7 +306,7 @@ class _Job:
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
-    self.outputs.append((where, output))
+    self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
     progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
     report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
