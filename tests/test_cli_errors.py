@@ -119,3 +119,26 @@ def test_failed_run_keeps_an_existing_output(tmp_path, good_bundle):
   process = run_cli(f"--input={good_bundle}", f"--output={out}", "--recipe=int8", check=False)
   assert process.returncode == 1
   assert out.read_bytes() == b"previous result"
+
+
+def test_quiet_success_prints_nothing_and_the_report_has_the_table(good_bundle, tmp_path):
+  # Calibrated int8 runs the engine, whose progress bars and logs used to fill a Bazel build log.
+  out, report = tmp_path / "out.task", tmp_path / "report.json"
+  process = run_cli(f"--input={good_bundle}", f"--output={out}", "--recipe=int8",
+                    "--random_calibration=a.tflite", f"--report={report}", "--quiet")
+  assert (process.stdout, process.stderr) == ("", "")
+  assert out.exists()
+  import json
+  assert json.loads(report.read_text())["table"].startswith("good.task: ")
+  loud = run_cli(f"--input={good_bundle}", f"--output={tmp_path / 'loud.task'}", "--recipe=int8",
+                 "--random_calibration=a.tflite")
+  assert "a.tflite: quantize (int8)" in loud.stderr and loud.stdout.startswith("good.task: ")
+  assert (tmp_path / "loud.task").read_bytes() == out.read_bytes()
+
+
+def test_quiet_failure_is_still_one_error_line(tmp_path):
+  out = tmp_path / "out.task"
+  process = run_cli(f"--input={tmp_path}/nope.task", f"--output={out}", "--recipe=none", "--quiet",
+                    check=False)
+  _assert_refused(process, out, "nope.task", "does not exist")
+  assert process.stderr.count("\n") == 1 and process.stdout == ""

@@ -17,6 +17,9 @@ def _check_model_recipes(model_recipes):
 def _task_impl(ctx):
     report = ctx.actions.declare_file(ctx.label.name + ".report.json")
     args = ctx.actions.args()
+
+    # Silent on success, as rules_pkg's tools are: the table is in the report, errors still print.
+    args.add("--quiet")
     args.add(ctx.file.src, format = "--input=%s")
     args.add(ctx.outputs.out, format = "--output=%s")
     args.add(report, format = "--report=%s")

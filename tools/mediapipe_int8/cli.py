@@ -11,7 +11,7 @@ import warnings
 
 from absl import app, flags, logging
 
-from mediapipe_int8 import mixed_precision, pipeline, quantize, recipes, report
+from mediapipe_int8 import mixed_precision, pipeline, progress, quantize, recipes, report
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -54,7 +54,10 @@ flags.DEFINE_float("budget_blendshapes", None, "--recipe=auto: the largest blend
                    "against float. Default: float's own under a one-pixel move.")
 flags.DEFINE_float("budget_sqnr_db", 25.0, "--recipe=auto: the per-output SQNR floor for models "
                    "of bundles with no known pipeline.")
-flags.DEFINE_string("report", None, "Write the report as JSON to this path.")
+flags.DEFINE_string("report", None, "Write the report as JSON to this path (it holds the table too).")
+flags.DEFINE_bool("quiet", False, "Print nothing on success: no progress lines, no table (the "
+                  "report has it), no log lines of the engine, TensorFlow or MediaPipe. A failure "
+                  "still prints its error line.")
 
 
 def _parse_model_recipes(values: list[str]) -> dict[str, str]:
@@ -72,29 +75,34 @@ def main(argv: list[str]) -> int:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)  # the engine logs every tensor mapping at INFO
   warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
-  try:
-    for flag in ("input", "output"):
-      if not FLAGS[flag].value:
-        raise UserError(f"--{flag} is required")
-    options = pipeline.Options(
-        input=FLAGS.input, output=FLAGS.output, recipe=FLAGS.recipe,
-        model_recipes=_parse_model_recipes(FLAGS.model_recipe), exclude=list(FLAGS.exclude),
-        calibration_dir=FLAGS.calibration_dir, calibration_images=list(FLAGS.calibration_image),
-        num_calibration_samples=FLAGS.num_calibration_samples,
-        random_calibration=list(FLAGS.random_calibration),
-        static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu,
-                                      FLAGS.integer_rewrites,
-                                      output_templates=FLAGS.reconstruct_steps > 0,
-                                      reconstruct_steps=FLAGS.reconstruct_steps),
-        budget=mixed_precision.Budget(FLAGS.budget_nme, FLAGS.budget_blendshapes,
-                                      FLAGS.budget_sqnr_db),
-        report=FLAGS.report)
-    result = pipeline.run(options, report.to_json)
-  except UserError as e:
-    print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever it quotes
-    return 1
-  print(report.table(result))
+  with progress.quiet() if FLAGS.quiet else progress.loud() as stderr:
+    try:
+      result = pipeline.run(_options(), report.to_json)
+    except UserError as e:
+      print(f"error: {' '.join(str(e).splitlines())}", file=stderr)  # one line, whatever it quotes
+      return 1
+  if not FLAGS.quiet:
+    print(report.table(result))
   return 0
+
+
+def _options() -> pipeline.Options:
+  for flag in ("input", "output"):
+    if not FLAGS[flag].value:
+      raise UserError(f"--{flag} is required")
+  return pipeline.Options(
+      input=FLAGS.input, output=FLAGS.output, recipe=FLAGS.recipe,
+      model_recipes=_parse_model_recipes(FLAGS.model_recipe), exclude=list(FLAGS.exclude),
+      calibration_dir=FLAGS.calibration_dir, calibration_images=list(FLAGS.calibration_image),
+      num_calibration_samples=FLAGS.num_calibration_samples,
+      random_calibration=list(FLAGS.random_calibration),
+      static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu,
+                                    FLAGS.integer_rewrites,
+                                    output_templates=FLAGS.reconstruct_steps > 0,
+                                    reconstruct_steps=FLAGS.reconstruct_steps),
+      budget=mixed_precision.Budget(FLAGS.budget_nme, FLAGS.budget_blendshapes,
+                                    FLAGS.budget_sqnr_db),
+      report=FLAGS.report)
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

@@ -8,7 +8,9 @@ import math
 
 
 def to_json(report: dict) -> bytes:
-  return (json.dumps(_finite(report), indent=2, sort_keys=True) + "\n").encode()
+  """The report, and its table for people (what the command prints without --quiet)."""
+  return (json.dumps(_finite({**report, "table": table(report)}), indent=2, sort_keys=True)
+          + "\n").encode()
 
 
 def _finite(value):
