@@ -20,6 +20,28 @@ HAND_LANDMARKER_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8b
 GESTURE_RECOGNIZER_SHA256 = "97952348cf6a6a4915c2ea1496b4b37ebabc50cbbf80571435643c455f2b0482"
 
 
+# The test tiers (markers, registered in pytest.ini). `tools/test --fast` runs neither of these.
+# - bazel: builds with Bazel (and nginx, PostgreSQL, BuildGrid where a test serves a cache or runs
+#   actions remotely); every test that uses the real_bazel fixture is one too.
+# - e2e: Google's bundles quantized whole and run in MediaPipe's runtime, against float.
+TIER_MODULES = {
+    "bazel": {"test_bazel7", "test_bazel_gate", "test_bazel_portable", "test_bazel_rules",
+              "test_remote_execution"},
+    "e2e": {"test_auto", "test_face_landmarker", "test_hand_landmarker", "test_gesture_recognizer",
+            "test_reconstruct"},
+}
+
+
+def pytest_collection_modifyitems(items):
+  for item in items:
+    module = item.module.__name__.rpartition(".")[2]
+    for marker, modules in TIER_MODULES.items():
+      if module in modules:
+        item.add_marker(marker)
+    if "real_bazel" in getattr(item, "fixturenames", ()):
+      item.add_marker("bazel")
+
+
 def _model_input(name: str, sha256: str) -> pathlib.Path:
   path = ROOT / ".cache" / "inputs" / "model" / name
   assert path.is_file(), f"{path} missing: run tools/test (it fetches the inputs) first"
