@@ -35,6 +35,21 @@ mi8_log() {
   echo "mediapipe_int8 setup: $*" >&2
 }
 
+# apt's and pip's output goes here, and is shown only when a step fails.
+MI8_SETUP_LOG="${MI8_ROOT}/.cache/setup.log"
+
+# Runs a command with its output appended to MI8_SETUP_LOG; on failure prints that output.
+mi8_logged() {
+  mkdir -p "$(dirname "${MI8_SETUP_LOG}")"
+  local start
+  start="$(wc -l <"${MI8_SETUP_LOG}" 2>/dev/null || echo 0)"
+  if ! "$@" >>"${MI8_SETUP_LOG}" 2>&1; then
+    mi8_log "failed: $* (its output, from ${MI8_SETUP_LOG}):"
+    tail -n "+$((start + 1))" "${MI8_SETUP_LOG}" >&2
+    return 1
+  fi
+}
+
 mi8_as_root() {
   if [[ "$(id -u)" == 0 ]]; then
     "$@"
@@ -50,11 +65,11 @@ mi8_apt_install() {
   mi8_log "installing $1 with apt-get"
   # A fresh machine has no package lists, and old lists name files that are gone: update then.
   if ! apt-cache show "$1" >/dev/null 2>&1; then
-    mi8_as_root apt-get update -qq >&2
+    mi8_logged mi8_as_root apt-get update -qq
   fi
-  if ! DEBIAN_FRONTEND=noninteractive mi8_as_root apt-get install -y -qq "$1" >&2; then
-    mi8_as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive mi8_as_root apt-get install -y -qq "$1" >&2
+  if ! DEBIAN_FRONTEND=noninteractive mi8_logged mi8_as_root apt-get install -y -qq "$1"; then
+    mi8_logged mi8_as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive mi8_logged mi8_as_root apt-get install -y -qq "$1"
   fi
 }
 
@@ -101,10 +116,10 @@ mi8_ensure_venv() {
     "${python}" -m venv "${MI8_VENV}"
   fi
   mi8_log "installing ${MI8_LOCK} into ${MI8_VENV}"
-  "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check --require-hashes \
-    --no-deps -r "${MI8_LOCK}" >&2
-  "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    -r "${MI8_TEST_REQUIREMENTS}" >&2
+  mi8_logged "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    --require-hashes --no-deps -r "${MI8_LOCK}"
+  mi8_logged "${MI8_VENV}/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    -r "${MI8_TEST_REQUIREMENTS}"
   echo "${want}" >"${stamp}"
 }
 
