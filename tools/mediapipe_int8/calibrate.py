@@ -6,7 +6,8 @@ face crop, the blendshapes model 146 landmarks in image pixels; a hand
 landmarker likewise (detector, then rotated hand crops). Crops come
 from the float bundle itself, run in MediaPipe's runtime. A model of an
 unknown bundle with an image input gets the whole photo letterboxed to its
-input size, normalised as its metadata says. Random inputs only where the
+input size, normalised as its metadata says; a detector named as a known
+landmarker's keeps that landmarker's output clamps. Random inputs only where the
 user names the model in --random_calibration.
 
 Every sample is a function of (photo order, sample index, fixed seed): the
@@ -77,6 +78,9 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
     if name in optional and models[name].image is None:
       continue
     out[name] = _whole_photo_samples(models[name], photos, num_samples, source)
+    detector = landmarkers.detector_named(name)
+    if detector is not None:  # the same detector as in its landmarker: the same lossless clamps
+      out[name].clamps = detector.detector_clamps
   return out
 
 

@@ -104,3 +104,9 @@ def kind_of(names) -> Kind | None:
     if kind.detector in names and kind.landmarks in names:
       return kind
   return None
+
+
+def detector_named(name: str) -> Kind | None:
+  """The kind whose detector model has this file name (a path's last part), if any."""
+  name = name.rpartition("/")[2]
+  return next((kind for kind in KINDS if kind.detector == name), None)

@@ -46,6 +46,7 @@ def run(options: Options, to_json=None) -> dict:
                     f"1 and {MAX_CALIBRATION_SAMPLES}")
   output_paths.check(options.input, options.output, options.report)
   data = _read_input(options.input)
+  _check_io(options, data)
   names = _model_paths(data, options.input)
   for flag, given in (("--model_recipe", options.model_recipes), ("--exclude", options.exclude),
                       ("--random_calibration", options.random_calibration)):
@@ -102,6 +103,26 @@ def input_models(data: bytes, source: str, exclude=()) -> list[tuple[str, bytes]
   for where, blob in models:
     validate.model(blob, where)
   return models
+
+
+def _check_io(options: Options, data: bytes) -> None:
+  """--io=int8 only for a single .tflite whose recipe calibrates int8 activations."""
+  io = options.static.io
+  if io not in recipes.IO_TYPES:
+    raise UserError(f"--io={io}: unknown; known: {', '.join(recipes.IO_TYPES)}")
+  if io == "float":
+    return
+  if not tflite_file.is_tflite(data):
+    raise UserError(f"{options.input}: --io=int8 is for a single .tflite model: MediaPipe's runtime "
+                    "rejects int8 model inputs in a bundle (`Type mismatch for input tensor ... "
+                    "got INT8`); pass one model of the bundle, or drop --io")
+  recipe = options.model_recipes.get(os.path.basename(options.input), options.recipe)
+  if not recipes.supports_int8_io(recipe):
+    raise UserError(f"{options.input}: --io=int8 needs calibrated int8 activations, which recipe "
+                    f"{recipe} does not have: use --recipe=int8 with --calibration_dir")
+  if options.static.output_templates:
+    raise UserError(f"{options.input}: --io=int8 can't keep output templates (they add a float op "
+                    "after each int8 output): drop --reconstruct_steps")
 
 
 def _check_recipe_names(options: Options) -> None:
@@ -303,7 +324,8 @@ class _Job:
           prepared, where, self.options.static, samples.calibration if samples else None,
           samples.clamps if samples else None).build(recipe)
       float_ops, fallback = None, None
-    check.check_interface(prepared.model, quantized, where)
+    io = self.options.static.io if recipe == "int8" else "float"
+    check.check_interface(prepared.model, quantized, where, io)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
     self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
@@ -334,6 +356,7 @@ def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, 
       "bytes_after": len(output),
       "float16_constants_folded": prepared.folded_float16,
       "ops": graph_stats.op_precisions(quantized),
+      "io": check.interface(quantized),
   }
   if samples is not None:
     errors, landmarks = check.compare_held_back(prepared.model, float_bytes, output, samples)
