@@ -7,8 +7,10 @@ landmarker likewise (detector, then rotated hand crops). Crops come
 from the float bundle itself, run in MediaPipe's runtime. A model of an
 unknown bundle with an image input gets the whole photo letterboxed to its
 input size, normalised as its metadata says; a detector named as a known
-landmarker's keeps that landmarker's output clamps. Random inputs only where the
-user names the model in --random_calibration.
+landmarker's keeps that landmarker's output clamps. A holistic bundle (pose,
+face and hand models) is not a face landmarker: its crops come from the pose
+model, which this tool does not follow, so calibrated recipes are refused for
+it. Random inputs only where the user names the model in --random_calibration.
 
 Every sample is a function of (photo order, sample index, fixed seed): the
 same photos give the same samples on every run and machine.
@@ -20,7 +22,7 @@ import zlib
 
 import numpy as np
 
-from mediapipe_int8 import image_input, landmarker_runtime, landmarkers, runner
+from mediapipe_int8 import bundle, image_input, landmarker_runtime, landmarkers, runner
 from mediapipe_int8.errors import UserError
 from mediapipe_int8.photos import Photo
 
@@ -67,10 +69,17 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
   rest = needs - out.keys()
   if not rest:
     return out
+  calibrated = rest - optional
+  holistic = float_bundle is not None and landmarkers.is_holistic(
+      set(models) | {e.name for e in bundle.read_entries(float_bundle, source)})
+  if holistic and calibrated:
+    raise UserError(f"{source}: looks like a holistic landmarker (pose, face and hand models in one "
+                    "bundle), whose crops this tool can't make, so it can't calibrate "
+                    f"{', '.join(sorted(calibrated))}; use --recipe=weight_only_int8 or dynamic_int8")
   if not photos:
     raise UserError(f"{source}: {', '.join(sorted(rest))} needs calibration photos: "
                     "pass --calibration_dir (or --random_calibration=NAME to use random inputs)")
-  kind = landmarkers.kind_of(models)
+  kind = None if holistic else landmarkers.kind_of(models)  # with some entries excluded too
   if float_bundle is not None and kind is not None:
     out.update(_cascade_samples(kind, models, rest, float_bundle, photos, num_samples, source))
     rest -= out.keys()
