@@ -1,5 +1,6 @@
 """Bundles that are not a face or hand landmarker the tool knows: a holistic landmarker (pose, face
-and hand models together) is never calibrated as a face landmarker."""
+and hand models together) is never calibrated as a face landmarker, and a model calibrated on whole
+photos because its pipeline is unknown is warned about."""
 
 import json
 
@@ -74,3 +75,20 @@ def test_holistic_weight_only_works(tmp_path, capsys, holistic_bundle, photos, w
   assert names == [e.name for e in bundle.read_entries(holistic_bundle.read_bytes(), "in")]
   result = json.loads(report.read_text())
   assert {m["recipe"] for m in result["models"]} == {"weight_only_int8"}
+  assert result["warnings"] == []  # nothing was calibrated, so no calibration to warn about
+
+
+def test_whole_photo_fallback_warns(tmp_path, capsys, photos):
+  source = tmp_path / "unknown.task"
+  source.write_bytes(synthetic.bundle_of({"a.tflite": synthetic.image_model(),
+                                          "face_detector.tflite": synthetic.image_model()}))
+  out, report = tmp_path / "out.task", tmp_path / "report.json"
+  code, lines = run_main(capsys, f"--input={source}", f"--output={out}", "--recipe=int8",
+                         f"--calibration_dir={photos}", "--num_calibration_samples=4",
+                         f"--report={report}")
+  assert code == 0, lines
+  warnings = [line for line in lines if line.startswith("warning: ")]
+  # a.tflite's pipeline is unknown; a detector gets whole photos in its own pipeline too.
+  assert len(warnings) == 1, lines
+  assert warnings[0].startswith(f"warning: {source}/a.tflite: ") and "whole photos" in warnings[0]
+  assert json.loads(report.read_text())["warnings"] == [warnings[0].removeprefix("warning: ")]

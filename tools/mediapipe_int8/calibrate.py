@@ -6,11 +6,12 @@ face crop, the blendshapes model 146 landmarks in image pixels; a hand
 landmarker likewise (detector, then rotated hand crops). Crops come
 from the float bundle itself, run in MediaPipe's runtime. A model of an
 unknown bundle with an image input gets the whole photo letterboxed to its
-input size, normalised as its metadata says; a detector named as a known
-landmarker's keeps that landmarker's output clamps. A holistic bundle (pose,
-face and hand models) is not a face landmarker: its crops come from the pose
-model, which this tool does not follow, so calibrated recipes are refused for
-it. Random inputs only where the user names the model in --random_calibration.
+input size, normalised as its metadata says, with a warning (its pipeline may
+feed it crops); a detector named as a known landmarker's keeps that
+landmarker's output clamps. A holistic bundle (pose, face and hand models) is
+not a face landmarker: its crops come from the pose model, which this tool
+does not follow, so calibrated recipes are refused for it. Random inputs only
+where the user names the model in --random_calibration.
 
 Every sample is a function of (photo order, sample index, fixed seed): the
 same photos give the same samples on every run and machine.
@@ -39,6 +40,8 @@ class Samples:
   landmark_pixel_scale: list[float] | None = None
   # Bounds on named tensors' ranges that the pipeline makes lossless (values beyond are never used).
   clamps: dict[str, tuple[float, float]] | None = None
+  # Why these samples may not be what the model sees in its pipeline (one line), or None.
+  warning: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +93,10 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
     detector = landmarkers.detector_named(name)
     if detector is not None:  # the same detector as in its landmarker: the same lossless clamps
       out[name].clamps = detector.detector_clamps
+    elif float_bundle is not None and name in calibrated:
+      out[name].warning = (f"{source}/{name}: not part of a face or hand landmarker this tool "
+                           "knows, so it is calibrated on whole photos; if its pipeline feeds it "
+                           "crops, int8 may be poor there (weight_only_int8 needs no calibration)")
   return out
 
 

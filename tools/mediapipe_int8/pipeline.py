@@ -72,6 +72,7 @@ def run(options: Options, to_json=None) -> dict:
       "auto": job.auto_reports,
       "budget_checks": job.budget_checks,
       "skipped_photo_checks": job.skipped_checks,
+      "warnings": job.warnings,
   }
   load_check.check_loads([(source, model) for source, model, _ in job.outputs],
                          [feed for _, _, feed in job.outputs])
@@ -178,6 +179,7 @@ class _Job:
     self.auto_reports: list[dict] = []
     self.budget_checks: list[dict] = []
     self.skipped_checks: list[str] = []
+    self.warnings: list[str] = []  # also printed on stderr as they come, one line each
     # (source, quantized model, a held-back sample or None), loaded before writing
     self.outputs: list[tuple[str, bytes, list | None]] = []
 
@@ -271,9 +273,9 @@ class _Job:
     progress.report(f"{source}: calibrate {', '.join(sorted(needs)) or '-'} "
              f"({self.options.num_calibration_samples} samples each)")
     try:
-      return calibrate.make_samples(model_infos, needs, data, self.photos,
-                                    self.options.num_calibration_samples, random_names, source,
-                                    frozenset(held_only))
+      return self._warn_about(calibrate.make_samples(
+          model_infos, needs, data, self.photos, self.options.num_calibration_samples, random_names,
+          source, frozenset(held_only)))
     except UserError as e:
       if needs or not held_only:
         raise
@@ -283,6 +285,13 @@ class _Job:
     self.skipped_checks.append(why)
     return calibrate.make_samples(model_infos, needs, data, self.photos,
                                   self.options.num_calibration_samples, random_names, source)
+
+  def _warn_about(self, samples: dict[str, calibrate.Samples]) -> dict[str, calibrate.Samples]:
+    for name in sorted(samples):
+      if samples[name].warning:
+        self.warnings.append(samples[name].warning)
+        progress.report(f"warning: {samples[name].warning}")
+    return samples
 
   def model(self, data: bytes, path: str, where: str, samples, prepared=None, prebuilt=None) -> bytes:
     recipe = self.recipe_for(path)
