@@ -125,3 +125,12 @@ def test_refused_without_calibrated_int8_activations(tmp_path, capsys, face_dete
   assert lines[0].startswith(f"error: {face_detector}: --io=int8 needs calibrated int8 activations")
   assert recipe in lines[0]
   assert not out.exists()
+
+
+def test_refused_with_output_templates(tmp_path, capsys, face_detector):
+  out = tmp_path / "out.tflite"
+  code, lines = run_main(capsys, f"--input={face_detector}", f"--output={out}", "--io=int8",
+                         "--reconstruct_steps=1", f"--calibration_dir={CALIBRATION}")
+  assert (code, len(lines)) == (1, 1), lines
+  assert lines[0].startswith(f"error: {face_detector}: --io=int8 ") and "--reconstruct_steps" in lines[0]
+  assert not out.exists()

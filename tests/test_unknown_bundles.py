@@ -9,19 +9,11 @@ import pytest
 import synthetic
 from conftest import run_main
 from mediapipe_int8 import bundle, landmarkers
-from photos_fixture import write_astronaut
 
 # The entry names of MediaPipe's holistic_landmarker.task.
 HOLISTIC_ENTRIES = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite",
                     "hand_landmarks_detector.tflite", "hand_roi_refinement.tflite",
                     "pose_detector.tflite", "pose_landmarks_detector.tflite")
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("photos")
-  write_astronaut(directory)
-  return directory
 
 
 @pytest.fixture(scope="module")
