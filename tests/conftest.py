@@ -77,6 +77,17 @@ def real_bazel() -> str:
   return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> pathlib.Path:
+  """A folder with one photo, scikit-image's astronaut (one face), for --calibration_dir; a test
+  module may define its own `photos`."""
+  from photos_fixture import write_astronaut
+
+  directory = tmp_path_factory.mktemp("photos")
+  write_astronaut(directory)
+  return directory
+
+
 @pytest.fixture
 def good_bundle(tmp_path) -> pathlib.Path:
   """A bundle of one small synthetic image model and a data entry."""

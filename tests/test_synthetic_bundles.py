@@ -11,14 +11,7 @@ from ai_edge_litert import schema_py_generated as schema
 import synthetic
 from conftest import run_cli
 from mediapipe_int8 import bundle, check, image_input, runner, tflite_file
-from photos_fixture import grace_hopper, write_astronaut
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("photos")
-  write_astronaut(directory)
-  return directory
+from photos_fixture import grace_hopper
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,12 @@ face crop, the blendshapes model 146 landmarks in image pixels; a hand
 landmarker likewise (detector, then rotated hand crops). Crops come
 from the float bundle itself, run in MediaPipe's runtime. A model of an
 unknown bundle with an image input gets the whole photo letterboxed to its
-input size, normalised as its metadata says. Random inputs only where the
-user names the model in --random_calibration.
+input size, normalised as its metadata says, with a warning (its pipeline may
+feed it crops); a detector named as a known landmarker's keeps that
+landmarker's output clamps. A holistic bundle (pose, face and hand models) is
+not a face landmarker: its crops come from the pose model, which this tool
+does not follow, so calibrated recipes are refused for it. Random inputs only
+where the user names the model in --random_calibration.
 
 Every sample is a function of (photo order, sample index, fixed seed): the
 same photos give the same samples on every run and machine.
@@ -19,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from mediapipe_int8 import image_input, landmarker_runtime, landmarkers, runner
+from mediapipe_int8 import bundle, image_input, landmarker_runtime, landmarkers, runner
 from mediapipe_int8.errors import UserError
 from mediapipe_int8.photos import Photo
 
@@ -36,6 +40,8 @@ class Samples:
   landmark_pixel_scale: list[float] | None = None
   # Bounds on named tensors' ranges that the pipeline makes lossless (values beyond are never used).
   clamps: dict[str, tuple[float, float]] | None = None
+  # Why these samples may not be what the model sees in its pipeline (one line), or None.
+  warning: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +72,17 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
   rest = needs - out.keys()
   if not rest:
     return out
+  calibrated = rest - optional
+  holistic = float_bundle is not None and landmarkers.is_holistic(
+      set(models) | {e.name for e in bundle.read_entries(float_bundle, source)})
+  if holistic and calibrated:
+    raise UserError(f"{source}: looks like a holistic landmarker (pose, face and hand models in one "
+                    "bundle), whose crops this tool can't make, so it can't calibrate "
+                    f"{', '.join(sorted(calibrated))}; use --recipe=weight_only_int8 or dynamic_int8")
   if not photos:
     raise UserError(f"{source}: {', '.join(sorted(rest))} needs calibration photos: "
                     "pass --calibration_dir (or --random_calibration=NAME to use random inputs)")
-  kind = landmarkers.kind_of(models)
+  kind = None if holistic else landmarkers.kind_of(models)  # with some entries excluded too
   if float_bundle is not None and kind is not None:
     out.update(_cascade_samples(kind, models, rest, float_bundle, photos, num_samples, source))
     rest -= out.keys()
@@ -77,6 +90,13 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
     if name in optional and models[name].image is None:
       continue
     out[name] = _whole_photo_samples(models[name], photos, num_samples, source)
+    detector = landmarkers.detector_named(name)
+    if detector is not None:  # the same detector as in its landmarker: the same lossless clamps
+      out[name].clamps = detector.detector_clamps
+    elif float_bundle is not None and name in calibrated:
+      out[name].warning = (f"{source}/{name}: not part of a face or hand landmarker this tool "
+                           "knows, so it is calibrated on whole photos; if its pipeline feeds it "
+                           "crops, int8 may be poor there (weight_only_int8 needs no calibration)")
   return out
 
 

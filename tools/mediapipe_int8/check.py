@@ -1,7 +1,8 @@
 """Checks a quantized model against its float source before anything is written.
 
 Interface (input and output types and shapes) and metadata must be exactly the
-source's; a model that fails either is refused. Numbers (max abs error, SQNR,
+source's (with int8 inputs and outputs asked for: int8 where the source has float32, each with its
+scale and zero point); a model that fails either is refused. Numbers (max abs error, SQNR,
 landmark pixels) come from held-back samples that calibration never saw.
 """
 
@@ -29,14 +30,43 @@ class LandmarkError:
   max_px: float
 
 
-def check_interface(source: schema.ModelT, output: schema.ModelT, name: str) -> None:
-  """Refuses an output model whose inputs or outputs differ in type or shape from the source's."""
+def check_interface(source: schema.ModelT, output: schema.ModelT, name: str, io: str = "float") -> None:
+  """Refuses an output model whose inputs or outputs differ in shape from the source's, or in type:
+  the source's types, or with io="int8" int8 for each float32 one, recording one scale and zero
+  point (users need them to convert values)."""
   for kind in ("inputs", "outputs"):
     want = _ends(source, kind)
+    if io == "int8":
+      want = [(schema.TensorType.INT8 if t == schema.TensorType.FLOAT32 else t, s) for t, s in want]
     got = _ends(output, kind)
     if want != got:
       raise UserError(f"{name}: quantized model's {kind} {_describe(got)} differ from the "
-                      f"source's {_describe(want)}; nothing written")
+                      f"{'int8 form of the ' if io == 'int8' else ''}source's {_describe(want)}; "
+                      "nothing written")
+    for end in interface(output)[kind]:
+      if end["dtype"] == "INT8" and end["scale"] is None:
+        raise UserError(f"{name}: quantized model's int8 {kind[:-1]} {end['name']} records no "
+                        "single scale and zero point; nothing written")
+
+
+def interface(model: schema.ModelT) -> dict[str, list[dict]]:
+  """Per input and output: name, dtype, shape, and for a quantized tensor its scale and zero point
+  (real = scale * (q - zero_point)); None for a float tensor."""
+  graph = model.subgraphs[0]
+  out = {}
+  for kind in ("inputs", "outputs"):
+    out[kind] = []
+    for i in getattr(graph, kind):
+      tensor = graph.tensors[i]
+      q = tensor.quantization
+      scales = [] if q is None or q.scale is None else [float(v) for v in q.scale]
+      zero_points = [] if q is None or q.zeroPoint is None else [int(v) for v in q.zeroPoint]
+      single = len(scales) == 1 and len(zero_points) == 1
+      out[kind].append({"name": tensor.name.decode(), "dtype": tflite_file.type_name(tensor.type),
+                        "shape": [int(d) for d in tensor.shape],
+                        "scale": scales[0] if single else None,
+                        "zero_point": zero_points[0] if single else None})
+  return out
 
 
 def _ends(model: schema.ModelT, kind: str) -> list[tuple[int, tuple[int, ...]]]:
@@ -66,7 +96,9 @@ def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.nd
   Outputs named in `clamps` are compared after clipping both to those bounds, as the pipeline
   that reads them does (a detector's far-off background anchors would swamp the numbers).
   """
-  reference, candidate = runner.Model(float_model), runner.Model(quantized_model)
+  # An int8-I/O model takes the float samples quantized and its outputs are dequantized, so the
+  # errors are in the float model's units.
+  reference, candidate = runner.Model(float_model), runner.Model(quantized_model, float_io=True)
   expected, actual = [], []
   for sample in samples:
     expected.append(reference(*sample))

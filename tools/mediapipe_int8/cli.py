@@ -54,6 +54,10 @@ flags.DEFINE_float("budget_blendshapes", None, "--recipe=auto: the largest blend
                    "against float. Default: float's own under a one-pixel move.")
 flags.DEFINE_float("budget_sqnr_db", 25.0, "--recipe=auto: the per-output SQNR floor for models "
                    "of bundles with no known pipeline.")
+flags.DEFINE_enum("io", "float", list(recipes.IO_TYPES), "The model's input and output type: "
+                  "float (float32, as MediaPipe's runtime needs) or int8 (for integer-only "
+                  "accelerators: a single .tflite with --recipe=int8 only; the report gives each "
+                  "input's and output's scale and zero point, real = scale * (q - zero_point)).")
 flags.DEFINE_string("report", None, "Write the report as JSON to this path (it holds the table too).")
 flags.DEFINE_bool("quiet", False, "Print nothing on success: no progress lines, no table (the "
                   "report has it), no log lines of the engine, TensorFlow or MediaPipe. A failure "
@@ -99,7 +103,7 @@ def _options() -> pipeline.Options:
       static=quantize.StaticOptions(FLAGS.range_method, FLAGS.range_percentile, FLAGS.prelu,
                                     FLAGS.integer_rewrites,
                                     output_templates=FLAGS.reconstruct_steps > 0,
-                                    reconstruct_steps=FLAGS.reconstruct_steps),
+                                    reconstruct_steps=FLAGS.reconstruct_steps, io=FLAGS.io),
       budget=mixed_precision.Budget(FLAGS.budget_nme, FLAGS.budget_blendshapes,
                                     FLAGS.budget_sqnr_db),
       report=FLAGS.report)

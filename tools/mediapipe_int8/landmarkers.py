@@ -97,10 +97,34 @@ HAND = Kind(
 KINDS = (FACE, HAND)
 
 
+# MediaPipe's model families, by the prefix of an entry's name.
+_FAMILIES = ("face_", "hand_", "pose_")
+
+
+def is_holistic(names) -> bool:
+  """Whether entry `names` look like MediaPipe's holistic_landmarker.task: a name with "holistic",
+  or pose models with face or hand models. Its face and hand models see crops framed from the
+  pose model's landmarks, a cascade this tool does not make."""
+  names = {n.rpartition("/")[2] for n in names}
+  if any("holistic" in n.lower() for n in names):
+    return True
+  families = {f for f in _FAMILIES for n in names if n.startswith(f) and n.endswith(".tflite")}
+  return "pose_" in families and len(families) >= 2
+
+
 def kind_of(names) -> Kind | None:
-  """The kind of landmarker whose detector and landmarks models are among `names`, if any."""
+  """The kind of landmarker whose detector and landmarks models are among `names`, if any; never
+  for a holistic bundle, which holds face and hand models in another cascade."""
   names = set(names)
+  if is_holistic(names):
+    return None
   for kind in KINDS:
     if kind.detector in names and kind.landmarks in names:
       return kind
   return None
+
+
+def detector_named(name: str) -> Kind | None:
+  """The kind whose detector model has this file name (a path's last part), if any."""
+  name = name.rpartition("/")[2]
+  return next((kind for kind in KINDS if kind.detector == name), None)

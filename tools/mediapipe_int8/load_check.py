@@ -107,6 +107,8 @@ def child_command(paths: list[str]) -> list[str]:
 def _load_one(path: str) -> None:
   from ai_edge_litert import interpreter as litert
 
+  from mediapipe_int8 import runner
+
   interpreter = litert.Interpreter(model_path=path, num_threads=1)
   interpreter.allocate_tensors()
   details = interpreter.get_input_details()
@@ -116,7 +118,9 @@ def _load_one(path: str) -> None:
   else:
     values = [np.zeros(d["shape"], d["dtype"]) for d in details]
   for detail, value in zip(details, values):
-    interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]).reshape(detail["shape"]))
+    # A float sample for an int8 input (--io=int8) is quantized with the input's own parameters.
+    value = runner.to_input(detail, np.reshape(value, detail["shape"]))
+    interpreter.set_tensor(detail["index"], value)
   interpreter.invoke()
 
 

@@ -46,6 +46,7 @@ def run(options: Options, to_json=None) -> dict:
                     f"1 and {MAX_CALIBRATION_SAMPLES}")
   output_paths.check(options.input, options.output, options.report)
   data = _read_input(options.input)
+  _check_io(options, data)
   names = _model_paths(data, options.input)
   for flag, given in (("--model_recipe", options.model_recipes), ("--exclude", options.exclude),
                       ("--random_calibration", options.random_calibration)):
@@ -71,6 +72,7 @@ def run(options: Options, to_json=None) -> dict:
       "auto": job.auto_reports,
       "budget_checks": job.budget_checks,
       "skipped_photo_checks": job.skipped_checks,
+      "warnings": job.warnings,
   }
   load_check.check_loads([(source, model) for source, model, _ in job.outputs],
                          [feed for _, _, feed in job.outputs])
@@ -102,6 +104,26 @@ def input_models(data: bytes, source: str, exclude=()) -> list[tuple[str, bytes]
   for where, blob in models:
     validate.model(blob, where)
   return models
+
+
+def _check_io(options: Options, data: bytes) -> None:
+  """--io=int8 only for a single .tflite whose recipe calibrates int8 activations."""
+  io = options.static.io
+  if io not in recipes.IO_TYPES:
+    raise UserError(f"--io={io}: unknown; known: {', '.join(recipes.IO_TYPES)}")
+  if io == "float":
+    return
+  if not tflite_file.is_tflite(data):
+    raise UserError(f"{options.input}: --io=int8 is for a single .tflite model: MediaPipe's runtime "
+                    "rejects int8 model inputs in a bundle (`Type mismatch for input tensor ... "
+                    "got INT8`); pass one model of the bundle, or drop --io")
+  recipe = options.model_recipes.get(os.path.basename(options.input), options.recipe)
+  if not recipes.supports_int8_io(recipe):
+    raise UserError(f"{options.input}: --io=int8 needs calibrated int8 activations, which recipe "
+                    f"{recipe} does not have: use --recipe=int8 with --calibration_dir")
+  if options.static.output_templates:
+    raise UserError(f"{options.input}: --io=int8 can't keep output templates (they add a float op "
+                    "after each int8 output): drop --reconstruct_steps")
 
 
 def _check_recipe_names(options: Options) -> None:
@@ -157,6 +179,7 @@ class _Job:
     self.auto_reports: list[dict] = []
     self.budget_checks: list[dict] = []
     self.skipped_checks: list[str] = []
+    self.warnings: list[str] = []  # also printed on stderr as they come, one line each
     # (source, quantized model, a held-back sample or None), loaded before writing
     self.outputs: list[tuple[str, bytes, list | None]] = []
 
@@ -250,9 +273,9 @@ class _Job:
     progress.report(f"{source}: calibrate {', '.join(sorted(needs)) or '-'} "
              f"({self.options.num_calibration_samples} samples each)")
     try:
-      return calibrate.make_samples(model_infos, needs, data, self.photos,
-                                    self.options.num_calibration_samples, random_names, source,
-                                    frozenset(held_only))
+      return self._warn_about(calibrate.make_samples(
+          model_infos, needs, data, self.photos, self.options.num_calibration_samples, random_names,
+          source, frozenset(held_only)))
     except UserError as e:
       if needs or not held_only:
         raise
@@ -262,6 +285,13 @@ class _Job:
     self.skipped_checks.append(why)
     return calibrate.make_samples(model_infos, needs, data, self.photos,
                                   self.options.num_calibration_samples, random_names, source)
+
+  def _warn_about(self, samples: dict[str, calibrate.Samples]) -> dict[str, calibrate.Samples]:
+    for name in sorted(samples):
+      if samples[name].warning:
+        self.warnings.append(samples[name].warning)
+        progress.report(f"warning: {samples[name].warning}")
+    return samples
 
   def model(self, data: bytes, path: str, where: str, samples, prepared=None, prebuilt=None) -> bytes:
     recipe = self.recipe_for(path)
@@ -303,7 +333,8 @@ class _Job:
           prepared, where, self.options.static, samples.calibration if samples else None,
           samples.clamps if samples else None).build(recipe)
       float_ops, fallback = None, None
-    check.check_interface(prepared.model, quantized, where)
+    io = self.options.static.io if recipe == "int8" else "float"
+    check.check_interface(prepared.model, quantized, where, io)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
     self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
@@ -334,6 +365,7 @@ def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, 
       "bytes_after": len(output),
       "float16_constants_folded": prepared.folded_float16,
       "ops": graph_stats.op_precisions(quantized),
+      "io": check.interface(quantized),
   }
   if samples is not None:
     errors, landmarks = check.compare_held_back(prepared.model, float_bytes, output, samples)

@@ -17,13 +17,15 @@ from mediapipe_int8 import dead_channels, head, prepare, ranges, recipes, rewrit
 @dataclasses.dataclass(frozen=True)
 class StaticOptions:
   """Choices of the calibrated (int8, int16x8) recipes: range estimation, PRELU handling, output
-  templates (head.py) and, for int8, training steps of learned int8 (reconstruct.py; 0: none)."""
+  templates (head.py), for int8, training steps of learned int8 (reconstruct.py; 0: none), and
+  the model's input and output type (recipes.IO_TYPES; int8 only with the int8 recipe)."""
   method: str = "percentile"
   percentile: float = ranges.DEFAULT_PERCENTILE
   prelu: str = "float"  # rewrite.PRELU_MODES
   rewrites: bool = True  # False: quantize the graph as it is, to measure what the rewrites buy
   output_templates: bool = False  # head.py; on with reconstruct_steps (cli.py)
   reconstruct_steps: int = 0
+  io: str = "float"
 
 
 class Quantization:
@@ -96,7 +98,8 @@ class Quantization:
     if recipes.needs_calibration(recipe):
       data, integer, rewrites, qsvs = self.learned_model() if recipe == "int8" else self.integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
-    engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes))
+    io = self._static_options.io if recipe == "int8" else "float"
+    engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes, io))
     with np.errstate(invalid="ignore"):  # dead channels' biases overflow: repaired below
       quantized = engine.quantize(qsvs, enable_progress_bar=False,
                                   enable_progress_report=False).quantized_model

@@ -13,12 +13,20 @@ def to_json(report: dict) -> bytes:
           + "\n").encode()
 
 
-def _finite(value):
-  """JSON has no infinity: an exact match (SQNR inf) is written as null; floats get 6 digits."""
+# Quantization parameters are the model's own float32 values: written exactly, so users convert
+# values as the model does.
+_EXACT = frozenset({"scale"})
+
+
+def _finite(value, exact: bool = False):
+  """JSON has no infinity: an exact match (SQNR inf) is written as null; floats get 6 digits,
+  but for the keys in _EXACT."""
   if isinstance(value, float):
-    return None if math.isinf(value) or math.isnan(value) else float(f"{value:.6g}")
+    if math.isinf(value) or math.isnan(value):
+      return None
+    return value if exact else float(f"{value:.6g}")
   if isinstance(value, dict):
-    return {k: _finite(v) for k, v in value.items()}
+    return {k: _finite(v, k in _EXACT) for k, v in value.items()}
   if isinstance(value, list):
     return [_finite(v) for v in value]
   return value
