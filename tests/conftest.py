@@ -114,6 +114,7 @@ def run_main(capsys, *args: str) -> tuple[int, list[str]]:
   TensorFlow anew each time; use run_cli for what only a real process shows (signals, flag errors)."""
   from mediapipe_int8 import cli
 
+  cli.define_flags()
   cli.FLAGS.unparse_flags()
   argv = cli.FLAGS(["mediapipe_int8", *args])
   capsys.readouterr()

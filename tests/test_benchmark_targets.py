@@ -14,13 +14,12 @@ def test_each_target_says_yes_or_no_with_the_measured_value():
   accuracy = {"float16 (Google)": None, "int8": _comparison(0.042, 1, 0.94),
               "small": _comparison(0.012, 0, 0.30)}
   floor = _comparison(0.0131, 0, 0.46)
-  full = {"macs": 100, "int8_share": 1.0}
-  half = {"macs": 300, "int8_share": 0.5}
-  model_rows = [  # (model, variant, bytes, MAC share, inner conversions, ms, ratio, ms, ratio)
-      (face.detector, "int8", 0, full, 0, 1.0, 0.66, 1.0, 0.7),
-      (face.landmarks, "int8", 0, half, 138, 1.0, 0.84, 1.0, 0.9),
-      (face.detector, "small", 0, full, 0, 1.0, 1.0, 1.0, 1.0),
-      (face.landmarks, "small", 0, full, 0, 1.0, 1.08, 1.0, 1.1),
+  row = benchmark.ModelRow
+  model_rows = [  # model, variant, bytes, MACs, int8 share, inner conversions, ms, ratio, ms, ratio
+      row(face.detector, "int8", 0, 100, 1.0, 0, 1.0, 0.66, 1.0, 0.7),
+      row(face.landmarks, "int8", 0, 300, 0.5, 138, 1.0, 0.84, 1.0, 0.9),
+      row(face.detector, "small", 0, 100, 1.0, 0, 1.0, 1.0, 1.0, 1.0),
+      row(face.landmarks, "small", 0, 100, 1.0, 0, 1.0, 1.08, 1.0, 1.1),
   ]
   lines = benchmark.target_lines(face, bundles, accuracy, floor, model_rows)
   rows = {l.split(" | ")[0].lstrip("| "): l.split(" | ")[1:] for l in lines if l.startswith("| ")}
@@ -29,3 +28,35 @@ def test_each_target_says_yes_or_no_with_the_measured_value():
   assert rows["small"] == ["yes, 48%", "yes, 100%", "yes, 0", "yes, 0 lost", "yes, 1.20% vs 1.31%",
                            "yes, 0.30 vs 0.46", "no, 1.08x |"]
   assert "float16 (Google)" not in rows
+
+
+def test_variants_take_the_command_lines_flags():
+  """benchmark --extra is parsed by the command line's own parser (options.py): every quantizer
+  flag works there, and a wrong one is one error naming the variant's words."""
+  import pytest
+
+  from mediapipe_int8 import options
+  from mediapipe_int8.errors import UserError
+
+  parsed = options.parse(["--recipe=auto", "--budget_nme=0.02", "--range_percentile=99.9",
+                          "--num_calibration_samples=8", "--model_recipe=a.tflite=none"],
+                         input="in.task", output="out.task", calibration_dir="photos")
+  assert (parsed.recipe, parsed.budget.nme, parsed.static.percentile, parsed.num_calibration_samples,
+          parsed.model_recipes, parsed.calibration_dir) == ("auto", 0.02, 99.9, 8, {"a.tflite": "none"},
+                                                            "photos")
+  with pytest.raises(UserError, match="--prelu=fast"):
+    options.parse(["--prelu=fast"], input="in.task", output="out.task")
+
+
+def test_the_tools_share_one_process():
+  """No module defines flags at import: the command line, the gate and the benchmark import
+  together (DuplicateFlagError for budget_nme once)."""
+  import subprocess
+  import sys
+
+  from conftest import ROOT
+  code = ("from mediapipe_int8 import cli, accuracy_gate, benchmark\n"
+          "cli.define_flags(); cli.define_flags()\n")
+  process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           env={"PYTHONPATH": str(ROOT / "tools"), "PATH": "/usr/bin:/bin"})
+  assert process.returncode == 0, process.stderr

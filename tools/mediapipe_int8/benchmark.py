@@ -22,12 +22,26 @@ import numpy as np
 from absl import app, flags, logging
 
 from mediapipe_int8 import bundle, calibrate, evaluate, graph_stats, landmarkers, latency, photos
-from mediapipe_int8 import pipeline
-from mediapipe_int8 import prepare, progress, tflite_file
+from mediapipe_int8 import options, pipeline, prepare, progress, tflite_file
 from mediapipe_int8.errors import UserError
 
 FLAGS = flags.FLAGS
 FLOAT = "float16 (Google)"  # the source bundle's name in every table
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRow:
+  """One model of one variant: its size, how much of it is int8, and its speed against float's."""
+  model: str
+  variant: str
+  bytes: int
+  macs: float  # conv/FC multiply-accumulates per inference
+  int8_share: float  # of those, the share with int8 activations
+  inner_conversions: int  # QUANTIZE/DEQUANTIZE ops inside the graph
+  ms_1_thread: float
+  vs_float_1_thread: float
+  ms_2_threads: float
+  vs_float_2_threads: float
 
 
 def _define_flags() -> None:
@@ -63,33 +77,16 @@ def machine() -> str:
 
 
 def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes, dict]]:
+  """name -> (bundle, report) for each recipe and --extra variant, parsed as the command line
+  parses its flags (options.py)."""
   variants = {}
   specs = [(r, [f"--recipe={r}"]) for r in FLAGS.recipes]
   specs += [(e.split(":", 1)[0], shlex.split(e.split(":", 1)[1])) for e in FLAGS.extra]
-  for name, args in specs:
-    options = pipeline.Options(input=source, output=str(work / f"{name}.task"),
-                               calibration_dir=FLAGS.calibration_dir)
-    for arg in args:
-      key, _, value = arg.lstrip("-").partition("=")
-      if key == "recipe":
-        options.recipe = value
-      elif key == "model_recipe":
-        model, _, recipe = value.partition("=")
-        options.model_recipes[model] = recipe
-      elif key == "exclude":
-        options.exclude.append(value)
-      elif key == "prelu":
-        options.static = dataclasses.replace(options.static, prelu=value)
-      elif key == "range_method":
-        options.static = dataclasses.replace(options.static, method=value)
-      elif key == "nointeger_rewrites":
-        options.static = dataclasses.replace(options.static, rewrites=False)
-      elif key in ("budget_nme", "budget_blendshapes"):
-        options.budget = dataclasses.replace(options.budget, **{key[len("budget_"):]: float(value)})
-      else:
-        raise UserError(f"--extra {name}: unsupported flag {arg}")
+  for name, words in specs:
+    run_options = options.parse(words, input=source, output=str(work / f"{name}.task"),
+                                calibration_dir=FLAGS.calibration_dir)
     progress.report(f"benchmark: quantizing {name}")
-    report = pipeline.run(options)
+    report = pipeline.run(run_options)
     variants[name] = ((work / f"{name}.task").read_bytes(), report)
   return variants
 
@@ -149,9 +146,10 @@ def main(argv):
     for name, data in per_variant.items():
       model = tflite_file.parse(data, model_name)
       share = graph_stats.mac_share(model)
-      model_rows.append((model_name, name, len(data), share, graph_stats.inner_conversions(model),
-                         times[1][name], times[1][name] / times[1][FLOAT],
-                         times[2][name], times[2][name] / times[2][FLOAT]))
+      model_rows.append(ModelRow(
+          model_name, name, len(data), share["macs"], share["int8_share"],
+          graph_stats.inner_conversions(model), times[1][name], times[1][name] / times[1][FLOAT],
+          times[2][name], times[2][name] / times[2][FLOAT]))
 
   write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldout)
   write_plots(kind, bundles, accuracy, jitter, reference, heldout)
@@ -196,9 +194,10 @@ def write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldo
       "| model | variant | bytes | conv/FC MACs with int8 activations | inner QUANTIZE/DEQUANTIZE | 1 thread ms | vs float | 2 threads ms | vs float |",
       "|---|---|---|---|---|---|---|---|---|",
   ]
-  for model, name, size, share, inner, ms1, r1, ms2, r2 in model_rows:
-    lines.append(f"| {model} | {name} | {size:,} | {100 * share['int8_share']:.0f}% of "
-                 f"{share['macs'] / 1e6:.1f} M | {inner} | {ms1:.2f} | {r1:.2f}x | {ms2:.2f} | {r2:.2f}x |")
+  for r in model_rows:
+    lines.append(f"| {r.model} | {r.variant} | {r.bytes:,} | {100 * r.int8_share:.0f}% of "
+                 f"{r.macs / 1e6:.1f} M | {r.inner_conversions} | {r.ms_1_thread:.2f} | "
+                 f"{r.vs_float_1_thread:.2f}x | {r.ms_2_threads:.2f} | {r.vs_float_2_threads:.2f}x |")
   plots = os.path.relpath(FLAGS.plots_dir, os.path.dirname(os.path.abspath(FLAGS.out)))
   lines += ["", f"![landmark error against bundle size]({plots}/accuracy_vs_size.png)", "",
             f"![per-landmark error on a held-out {kind.noun}]({plots}/landmark_error.png)", ""]
@@ -224,11 +223,11 @@ def target_lines(kind, bundles, accuracy, jitter, model_rows) -> list[str]:
     acc = accuracy[name]
     if acc is None:
       continue
-    per_model = [r for r in model_rows if r[1] == name]
-    macs = sum(r[3]["macs"] for r in per_model)
-    int8_macs = sum(r[3]["macs"] * r[3]["int8_share"] for r in per_model)
-    inner = sum(r[4] for r in per_model)
-    landmarks = [r[6] for r in per_model if r[0] == kind.landmarks]
+    per_model = [r for r in model_rows if r.variant == name]
+    macs = sum(r.macs for r in per_model)
+    int8_macs = sum(r.macs * r.int8_share for r in per_model)
+    inner = sum(r.inner_conversions for r in per_model)
+    landmarks = [r.vs_float_1_thread for r in per_model if r.model == kind.landmarks]
     share = len(data) / float_size
     blend = "-"
     if acc.blendshape_max is not None and jitter.blendshape_max is not None:

@@ -23,7 +23,7 @@ class StaticOptions:
   percentile: float = ranges.DEFAULT_PERCENTILE
   prelu: str = "float"  # rewrite.PRELU_MODES
   rewrites: bool = True  # False: quantize the graph as it is, to measure what the rewrites buy
-  output_templates: bool = False  # head.py; on with reconstruct_steps (cli.py)
+  output_templates: bool = False  # head.py; on with reconstruct_steps (options.py)
   reconstruct_steps: int = 0
   io: str = "float"
 
