@@ -71,6 +71,15 @@ def test_quantize_action_runs_in_linux_sandbox_without_network(default_build):
   assert len(digest) == 64
 
 
+def test_a_successful_build_prints_only_bazels_own_lines(default_build):
+  # The quantizer is --quiet in the action (its table is in the report), and .bazelrc turns off
+  # the linux-sandbox debug lines that Debian's /etc/bazel/bazelrc turns on.
+  _, output, _ = default_build
+  assert "INFO: From " not in output, output
+  assert "linux-sandbox.cc" not in output and "linux-sandbox-pid1.cc" not in output, output[-2000:]
+  assert "Applying Transformations" not in output and "W0000" not in output
+
+
 def test_android_arm64_config_gives_the_same_bytes(default_build, servers):
   main = servers["main"]
   output = main.build(SMALL, "--config=android_arm64")
