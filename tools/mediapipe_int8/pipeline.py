@@ -10,6 +10,7 @@ import time
 
 from mediapipe_int8 import bundle, calibrate, check, graph_stats, image_input, mixed_precision, photos
 from mediapipe_int8 import landmarkers, load_check, output_paths, prepare, progress, quantize, recipes
+from mediapipe_int8 import report
 from mediapipe_int8 import tflite_file, validate
 from mediapipe_int8.errors import UserError
 
@@ -62,25 +63,15 @@ def run(options: Options, to_json=None) -> dict:
     output = job.bundle(data, options.input, prefix="")
   else:
     output = job.model(data, os.path.basename(options.input), options.input, None)
-  report = {
-      "input": os.path.basename(options.input),
-      "input_bytes": len(data),
-      "output_bytes": len(output),
-      "calibration_photos": [p.name for p in photo_list],
-      "entries": job.entries,
-      "models": job.models,
-      "auto": job.auto_reports,
-      "budget_checks": job.budget_checks,
-      "skipped_photo_checks": job.skipped_checks,
-      "warnings": job.warnings,
-  }
+  result = job.record.as_dict(os.path.basename(options.input), len(data), len(output),
+                              [p.name for p in photo_list])
   load_check.check_loads([(source, model) for source, model, _ in job.outputs],
                          [feed for _, _, feed in job.outputs])
   files = [(options.output, output)]
   if options.report and to_json is not None:
-    files.append((options.report, to_json(report)))
+    files.append((options.report, to_json(result)))
   bundle.write_files_atomically(files)
-  return report
+  return result
 
 
 def check_input(data: bytes, source: str, exclude=()) -> None:
@@ -168,18 +159,21 @@ def _is_nested_bundle(entry: bundle.Entry) -> bool:
   return entry.name.endswith(".task") and bundle.is_zip(entry.data)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Built:
+  model: object  # the quantized ModelT
+  rewrites: dict
+  auto: tuple | None  # (ops moved to float, fallback recipe) where the auto search made it
+
+
 class _Job:
-  """The state of one run: options, photos, and what the report collects."""
+  """One run over a bundle: per model, build the quantized model (`_build`), then check it and
+  record it (`_check`); the report collects in `record`."""
 
   def __init__(self, options: Options, photo_list):
     self.options = options
     self.photos = photo_list
-    self.entries: list[dict] = []
-    self.models: list[dict] = []
-    self.auto_reports: list[dict] = []
-    self.budget_checks: list[dict] = []
-    self.skipped_checks: list[str] = []
-    self.warnings: list[str] = []  # also printed on stderr as they come, one line each
+    self.record = report.Record()  # warnings are also printed on stderr as they come
     # (source, quantized model, a held-back sample or None), loaded before writing
     self.outputs: list[tuple[str, bytes, list | None]] = []
 
@@ -203,17 +197,17 @@ class _Job:
     for entry in entries:
       path = prefix + entry.name
       if path in self.options.exclude:
-        self.entries.append({"name": path, "action": "excluded"})
+        self.record.entry(path, "excluded")
       elif entry.name in prepared:
         out.append(bundle.Entry(entry.name, self.model(
             entry.data, path, sources[entry.name], samples.get(entry.name), prepared[entry.name],
             prebuilt.get(entry.name))))
       elif _is_nested_bundle(entry):
         out.append(bundle.Entry(entry.name, self.bundle(entry.data, f"{source}/{entry.name}", path + "/")))
-        self.entries.append({"name": path, "action": "bundle"})
+        self.record.entry(path, "bundle")
       else:
         out.append(entry)
-        self.entries.append({"name": path, "action": "copied"})
+        self.record.entry(path, "copied")
     data_out = bundle.write_entries(out)
     self._enforce_budget(entries, data_out, prefix, source, bool(prebuilt))
     return data_out
@@ -232,7 +226,7 @@ class _Job:
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
     judge = mixed_precision.EndToEnd(kind, kept, calibrate.split_photos(self.photos)[1], budget)
     measured = judge.measure_bundle(data_out)
-    self.budget_checks.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
+    self.record.budget_checks.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
                                "budget": {"nme": judge.nme, "blendshapes": judge.blendshapes,
                                           "lost": judge.lost},
                                "measured": measured, "holds": judge.holds(measured)})
@@ -254,7 +248,7 @@ class _Job:
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
     held = calibrate.split_photos(self.photos)[1] if self.photos else []
     result = mixed_precision.search(quantizations, samples, kept, held, self.options.budget)
-    self.auto_reports.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
+    self.record.auto.append({"bundle": prefix.rstrip("/") or os.path.basename(source),
                               **result.report})
     if not result.report["holds"]:
       raise UserError(f"{source}: {mixed_precision.failure(result)}; nothing written")
@@ -282,21 +276,22 @@ class _Job:
       why = str(e)
     # No model needs calibration: the photos only served checks, and they can't. Go on without.
     progress.report(f"{source}: photo checks skipped ({why})")
-    self.skipped_checks.append(why)
+    self.record.skipped_photo_checks.append(why)
     return calibrate.make_samples(model_infos, needs, data, self.photos,
                                   self.options.num_calibration_samples, random_names, source)
 
   def _warn_about(self, samples: dict[str, calibrate.Samples]) -> dict[str, calibrate.Samples]:
     for name in sorted(samples):
       if samples[name].warning:
-        self.warnings.append(samples[name].warning)
+        self.record.warnings.append(samples[name].warning)
         progress.report(f"warning: {samples[name].warning}")
     return samples
 
   def model(self, data: bytes, path: str, where: str, samples, prepared=None, prebuilt=None) -> bytes:
+    """The quantized bytes of one model (`data` itself where its recipe or the search keeps it)."""
     recipe = self.recipe_for(path)
     if recipe == recipes.NONE:
-      self.entries.append({"name": path, "action": "copied", "recipe": recipe})
+      self.record.entry(path, "copied", recipe)
       return data
     if prepared is None:
       prepared = self._prepare(data, path, where)
@@ -309,44 +304,58 @@ class _Job:
       raise UserError(f"{where}: recipe {recipe} needs calibration photos: pass --calibration_dir")
     progress.report(f"{path}: quantize ({recipe})")
     started = time.monotonic()
-    float_bytes = tflite_file.serialize(prepared.model)
+    float_bytes = tflite_file.serialize(prepared.model)  # before the engine sees the model
+    built = self._build(recipe, path, where, prepared, samples, prebuilt)
+    if built is None:  # the search kept the source model: its own bytes go out
+      self.record.entry(path, "copied", recipe)
+      self.record.model(path, recipe, len(data), len(data), {}, auto=([], recipes.NONE))
+      return data
+    output = self._check(built, recipe, data, path, where, prepared, float_bytes, samples)
+    progress.report(f"{path}: checked ({time.monotonic() - started:.1f} s)")
+    return output
+
+  def _build(self, recipe, path, where, prepared, samples, prebuilt) -> _Built | None:
+    """The quantized model of `recipe`: from the bundle's search (`prebuilt`), a search of its
+    own (`auto` for a single model, judged by its outputs' SQNR), or the recipe as it is. None
+    where the search keeps the source model."""
     if prebuilt is not None:
       quantized, rewrites, float_ops, fallback = prebuilt
-      if fallback == recipes.NONE:  # the search kept the source model: its own bytes go out
-        self.entries.append({"name": path, "action": "copied", "recipe": recipe})
-        self.models.append({"name": path, "recipe": recipe, "bytes_before": len(data),
-                            "bytes_after": len(data), "ops": {},
-                            "auto": {"ops_moved_to_float": [], "fallback_recipe": fallback}})
-        return data
-    elif recipe == recipes.AUTO:  # a single model: judged by its outputs' SQNR
+      return None if fallback == recipes.NONE else _Built(quantized, rewrites, (float_ops, fallback))
+    if recipe == recipes.AUTO:
       quantization = quantize.Quantization(prepared, where, self.options.static,
                                            samples.calibration, samples.clamps)
       result = mixed_precision.search({path: quantization}, {path: samples}, None, [],
                                       self.options.budget)
-      self.auto_reports.append({"bundle": None, **result.report})
+      self.record.auto.append({"bundle": None, **result.report})
       if not result.report["holds"]:
         raise UserError(f"{where}: {mixed_precision.failure(result)}; nothing written")
-      quantized, rewrites = result.models[path], result.rewrites[path]
-      float_ops, fallback = result.float_ops[path], result.fallback.get(path)
-    else:
-      quantized, rewrites = quantize.Quantization(
-          prepared, where, self.options.static, samples.calibration if samples else None,
-          samples.clamps if samples else None).build(recipe)
-      float_ops, fallback = None, None
+      return _Built(result.models[path], result.rewrites[path],
+                    (result.float_ops[path], result.fallback.get(path)))
+    quantized, rewrites = quantize.Quantization(
+        prepared, where, self.options.static, samples.calibration if samples else None,
+        samples.clamps if samples else None).build(recipe)
+    return _Built(quantized, rewrites, None)
+
+  def _check(self, built: _Built, recipe, data, path, where, prepared, float_bytes, samples) -> bytes:
+    """Refuses a model whose interface or metadata changed; measures it against float on the
+    held-back samples; records it; returns its bytes (loaded in the runtime before writing)."""
     io = self.options.static.io if recipe == "int8" else "float"
-    check.check_interface(prepared.model, quantized, where, io)
-    check.check_metadata(prepared.model, quantized, where)
-    output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
+    check.check_interface(prepared.model, built.model, where, io)
+    check.check_metadata(prepared.model, built.model, where)
+    output = tflite_file.with_associated_files(tflite_file.serialize(built.model), data)
     self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
-    progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
-    self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
-    report = _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples)
-    if recipes.needs_calibration(recipe):
-      report["static"] = dataclasses.asdict(self.options.static)
-      report["rewrites"] = rewrites
-    if recipe == recipes.AUTO:
-      report["auto"] = {"ops_moved_to_float": float_ops, "fallback_recipe": fallback}
-    self.models.append(report)
+    errors = landmarks = None
+    if samples is not None:
+      errors, landmarks = check.compare_held_back(prepared.model, float_bytes, output, samples)
+    calibrated = recipes.needs_calibration(recipe)
+    self.record.entry(path, "quantized", recipe)
+    self.record.model(
+        path, recipe, len(data), len(output), graph_stats.op_precisions(built.model),
+        float16_constants_folded=prepared.folded_float16, io=check.interface(built.model),
+        calibration=samples, errors=errors, landmarks=landmarks,
+        static=self.options.static if calibrated else None,
+        **({"rewrites": built.rewrites} if calibrated else {}),
+        **({"auto": built.auto} if recipe == recipes.AUTO else {}))
     return output
 
 
@@ -355,23 +364,3 @@ def model_info(name: str, prepared: prepare.Preparation, source: str | None = No
   shapes = [tuple(int(d) for d in graph.tensors[i].shape) for i in graph.inputs]
   return calibrate.ModelInfo(name, tflite_file.serialize(prepared.model), shapes,
                              image_input.image_input(prepared.model, source or name))
-
-
-def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, samples) -> dict:
-  report = {
-      "name": path,
-      "recipe": recipe,
-      "bytes_before": len(data),
-      "bytes_after": len(output),
-      "float16_constants_folded": prepared.folded_float16,
-      "ops": graph_stats.op_precisions(quantized),
-      "io": check.interface(quantized),
-  }
-  if samples is not None:
-    errors, landmarks = check.compare_held_back(prepared.model, float_bytes, output, samples)
-    report["calibration"] = {"samples": len(samples.calibration), "held_back": len(samples.held_back),
-                             "source": samples.source, "clamps": samples.clamps}
-    report["outputs"] = [{"name": e.name, "max_abs_error": e.max_abs, "sqnr_db": e.sqnr_db} for e in errors]
-    if landmarks is not None:
-      report["landmarks_px"] = {"mean": landmarks.mean_px, "max": landmarks.max_px}
-  return report

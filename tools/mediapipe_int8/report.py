@@ -3,8 +3,57 @@
 The JSON holds no times and no paths, so the same input gives the same report.
 """
 
+import dataclasses
 import json
 import math
+
+
+@dataclasses.dataclass
+class Record:
+  """What one run reports, collected as it goes; every field of the report is formatted here."""
+  entries: list[dict] = dataclasses.field(default_factory=list)
+  models: list[dict] = dataclasses.field(default_factory=list)
+  auto: list[dict] = dataclasses.field(default_factory=list)
+  budget_checks: list[dict] = dataclasses.field(default_factory=list)
+  skipped_photo_checks: list[str] = dataclasses.field(default_factory=list)
+  warnings: list[str] = dataclasses.field(default_factory=list)
+
+  def entry(self, name: str, action: str, recipe: str | None = None) -> None:
+    """An entry of the bundle: quantized, copied, excluded, or a nested bundle."""
+    self.entries.append({"name": name, "action": action} | ({"recipe": recipe} if recipe else {}))
+
+  def model(self, name: str, recipe: str, bytes_before: int, bytes_after: int, ops: dict,
+            **details) -> None:
+    """A model's row. `details`, each only where it applies: float16_constants_folded, io,
+    calibration (calibrate.Samples), errors (check.OutputError list), landmarks
+    (check.LandmarkError), static (quantize.StaticOptions), rewrites, auto (float_ops, fallback)."""
+    row = {"name": name, "recipe": recipe, "bytes_before": bytes_before, "bytes_after": bytes_after,
+           "ops": ops}
+    for key in ("float16_constants_folded", "io", "rewrites"):
+      if key in details:
+        row[key] = details[key]
+    samples = details.get("calibration")
+    if samples is not None:
+      row["calibration"] = {"samples": len(samples.calibration), "held_back": len(samples.held_back),
+                            "source": samples.source, "clamps": samples.clamps}
+    if details.get("errors") is not None:
+      row["outputs"] = [{"name": e.name, "max_abs_error": e.max_abs, "sqnr_db": e.sqnr_db}
+                        for e in details["errors"]]
+    if details.get("landmarks") is not None:
+      row["landmarks_px"] = {"mean": details["landmarks"].mean_px, "max": details["landmarks"].max_px}
+    if details.get("static") is not None:
+      row["static"] = dataclasses.asdict(details["static"])
+    if "auto" in details:
+      float_ops, fallback = details["auto"]
+      row["auto"] = {"ops_moved_to_float": float_ops, "fallback_recipe": fallback}
+    self.models.append(row)
+
+  def as_dict(self, input_name: str, input_bytes: int, output_bytes: int,
+              photo_names: list[str]) -> dict:
+    return {"input": input_name, "input_bytes": input_bytes, "output_bytes": output_bytes,
+            "calibration_photos": photo_names, "entries": self.entries, "models": self.models,
+            "auto": self.auto, "budget_checks": self.budget_checks,
+            "skipped_photo_checks": self.skipped_photo_checks, "warnings": self.warnings}
 
 
 def to_json(report: dict) -> bytes:
