@@ -26,7 +26,7 @@ GESTURE_RECOGNIZER_SHA256 = "97952348cf6a6a4915c2ea1496b4b37ebabc50cbbf805714356
 # - e2e: Google's bundles quantized whole and run in MediaPipe's runtime, against float.
 TIER_MODULES = {
     "bazel": {"test_bazel7", "test_bazel_gate", "test_bazel_portable", "test_bazel_rules",
-              "test_remote_execution"},
+              "test_remote_execution", "test_starlark"},
     "e2e": {"test_auto", "test_face_landmarker", "test_hand_landmarker", "test_gesture_recognizer",
             "test_reconstruct"},
 }
