@@ -226,7 +226,8 @@ class _Job:
     if not names:
       return {}
     quantizations = {n: quantize.Quantization(prepared[n], sources[n], self.options.static,
-                                              samples[n].calibration, samples[n].clamps)
+                                              samples[n].calibration, samples[n].clamps,
+                                              _unquantized(n))
                      for n in names}
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
     held = calibrate.split_photos(self.photos)[1] if self.photos else []
@@ -240,7 +241,7 @@ class _Job:
 
   def _prepare(self, data: bytes, path: str, where: str) -> prepare.Preparation:
     progress.report(f"{path}: prepare")
-    return prepare.prepare(tflite_file.parse(data, where))  # check_input validated it
+    return prepare.prepare(tflite_file.parse(data, where), where)  # check_input validated it
 
   def _samples(self, model_infos, needs, data, source, prefix):
     random_names = {n for n in model_infos if prefix + n in self.options.random_calibration}
@@ -290,7 +291,7 @@ class _Job:
         return data
     elif recipe == recipes.AUTO:  # a single model: judged by its outputs' SQNR
       quantization = quantize.Quantization(prepared, where, self.options.static,
-                                           samples.calibration, samples.clamps)
+                                           samples.calibration, samples.clamps, _unquantized(path))
       result = mixed_precision.search({path: quantization}, {path: samples}, None, [],
                                       self.options.budget)
       self.auto_reports.append({"bundle": None, **result.report})
@@ -301,11 +302,20 @@ class _Job:
     else:
       quantized, rewrites = quantize.Quantization(
           prepared, where, self.options.static, samples.calibration if samples else None,
-          samples.clamps if samples else None).build(recipe)
+          samples.clamps if samples else None, _unquantized(path)).build(recipe)
       float_ops, fallback = None, None
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
+    if recipe == "weight_only_int8" and len(output) >= len(data):
+      # Its only point is size. Sparse float16 weights (the pose detector's) are smaller than
+      # dense int8 ones: such a model goes out as it came.
+      progress.report(f"{path}: weight-only int8 is not smaller ({len(output):,} bytes); copied")
+      self.entries.append({"name": path, "action": "copied", "recipe": recipe,
+                           "why": f"weight-only int8 makes it {len(output):,} bytes, not smaller"})
+      self.models.append({"name": path, "recipe": recipe, "bytes_before": len(data),
+                          "bytes_after": len(data), "ops": {}})
+      return data
     self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
     progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
     self.entries.append({"name": path, "action": "quantized", "recipe": recipe})
@@ -317,6 +327,11 @@ class _Job:
       report["auto"] = {"ops_moved_to_float": float_ops, "fallback_recipe": fallback}
     self.models.append(report)
     return output
+
+
+def _unquantized(path: str) -> frozenset[str]:
+  """Ops that every recipe leaves float in the entry at `path` (a landmarker's known sensitive ops)."""
+  return landmarkers.unquantized_ops(path.rsplit("/", 1)[-1])
 
 
 def model_info(name: str, prepared: prepare.Preparation, source: str | None = None) -> calibrate.ModelInfo:

@@ -22,11 +22,13 @@ def needs_calibration(recipe: str) -> bool:
   return recipe in _STATIC_ACTIVATION_BITS or recipe == AUTO
 
 
-def build(recipe: str, float_scopes: frozenset[str] = frozenset()) -> list[dict]:
+def build(recipe: str, float_scopes: frozenset[str] = frozenset(),
+          unquantized_scopes: frozenset[str] = frozenset()) -> list[dict]:
   """The ai-edge-quantizer recipe for one of RECIPES (not NONE).
 
   `float_scopes`: op scopes (output tensor names) that compute in float with int8 weights
-  instead, for mixed precision; the last matching recipe entry wins, so they go last.
+  instead, for mixed precision; `unquantized_scopes`: ops left wholly float, weights included.
+  The last matching recipe entry wins, so they go last.
   """
   manager = recipe_manager.RecipeManager()
   ops = qtyping.TFLOperationName
@@ -45,4 +47,8 @@ def build(recipe: str, float_scopes: frozenset[str] = frozenset()) -> list[dict]
   if float_scopes:
     pattern = "^(" + "|".join(re.escape(s + ";") for s in sorted(float_scopes)) + ")$"
     manager.add_weight_only_config(regex=pattern, operation_name=ops.ALL_SUPPORTED, num_bits=8)
+  if unquantized_scopes:
+    pattern = "^(" + "|".join(re.escape(s + ";") for s in sorted(unquantized_scopes)) + ")$"
+    manager.add_quantization_config(regex=pattern, operation_name=ops.ALL_SUPPORTED,
+                                    algorithm_key="no_quantize")
   return manager.get_quantization_recipe()
