@@ -4,11 +4,11 @@ Each model is fed what it sees in its pipeline. A face landmarker bundle is a
 cascade: the detector sees the whole photo, the landmarks model a rotated
 face crop, the blendshapes model 146 landmarks in image pixels; a hand
 landmarker likewise (detector, then rotated hand crops). Crops come
-from the float bundle itself, run in MediaPipe's runtime. A pose landmarker's
-crops are framed from its float detector's keypoints, as MediaPipe frames them. A model of an
-unknown bundle with an image input gets the whole photo letterboxed to its
-input size, normalised as its metadata says. Random inputs only where the
-user names the model in --random_calibration.
+from the float bundle itself, run in MediaPipe's runtime; a pose landmarker's
+are framed from its float detector's keypoints, as MediaPipe frames them. A
+model of an unknown bundle with an image input gets the whole photo
+letterboxed to its input size, normalised as its metadata says. Random
+inputs only where the user names the model in --random_calibration.
 
 Every sample is a function of (photo order, sample index, fixed seed): the
 same photos give the same samples on every run and machine.
