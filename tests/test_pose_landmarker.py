@@ -159,6 +159,7 @@ def test_report_says_what_each_model_got(quantized):
     detector = models[POSE.detector]
     assert detector["bytes_after"] == detector["bytes_before"]  # copied: not smaller in int8
   else:
+    assert models[POSE.detector]["sparse_constants_densified"] == 38
     assert landmarks_model["calibration"]["source"].startswith("pose crops framed by the float detector")
     assert models[POSE.detector]["calibration"]["clamps"] == {"Identity": [-256.0, 256.0],
                                                              "Identity_1": [-20.0, 20.0]}

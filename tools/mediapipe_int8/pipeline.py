@@ -307,14 +307,14 @@ class _Job:
     check.check_interface(prepared.model, quantized, where)
     check.check_metadata(prepared.model, quantized, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(quantized), data)
-    if recipe == "weight_only_int8" and len(output) >= len(data):
-      # Its only point is size. Sparse float16 weights (the pose detector's) are smaller than
+    if recipe == "weight_only_int8" and prepared.densified and len(output) >= len(data):
+      # Its only point is size. Sparse float16 weights (the pose detector's) can be smaller than
       # dense int8 ones: such a model goes out as it came.
       progress.report(f"{path}: weight-only int8 is not smaller ({len(output):,} bytes); copied")
       self.entries.append({"name": path, "action": "copied", "recipe": recipe,
                            "why": f"weight-only int8 makes it {len(output):,} bytes, not smaller"})
       self.models.append({"name": path, "recipe": recipe, "bytes_before": len(data),
-                          "bytes_after": len(data), "ops": {}})
+                          "bytes_after": len(data), "ops": {}, "outputs": []})
       return data
     self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
     progress.report(f"{path}: check ({time.monotonic() - started:.1f} s so far)")
@@ -348,6 +348,7 @@ def _model_report(path, recipe, data, output, prepared, quantized, float_bytes, 
       "bytes_before": len(data),
       "bytes_after": len(output),
       "float16_constants_folded": prepared.folded_float16,
+      "sparse_constants_densified": prepared.densified,
       "ops": graph_stats.op_precisions(quantized),
   }
   if samples is not None:
