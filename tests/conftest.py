@@ -28,7 +28,7 @@ TIER_MODULES = {
     "bazel": {"test_bazel7", "test_bazel_gate", "test_bazel_portable", "test_bazel_rules",
               "test_remote_execution", "test_starlark"},
     "e2e": {"test_auto", "test_face_landmarker", "test_hand_landmarker", "test_gesture_recognizer",
-            "test_reconstruct"},
+            "test_pose_landmarker", "test_reconstruct"},
 }
 
 

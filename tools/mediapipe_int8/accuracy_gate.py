@@ -1,10 +1,10 @@
-"""Accuracy gate: a quantized face or hand landmarker bundle against its float bundle, in MediaPipe's runtime.
+"""Accuracy gate: a quantized face, hand or pose landmarker bundle against its float bundle, in MediaPipe's runtime.
 
-Runs both bundles with MediaPipe's FaceLandmarker or HandLandmarker (IMAGE mode) on the given
-photos, prints the measured numbers per photo and overall, and exits 1 when the quantized bundle
-is outside the budget: a face or hand float finds is lost (beyond those float itself loses when
-the photo moves one pixel), the landmark NME exceeds the budget, or a blendshape score moves more
-than allowed. The default budget is float's own change when the photos move by one pixel.
+Runs both bundles with MediaPipe's FaceLandmarker, HandLandmarker or PoseLandmarker (IMAGE mode) on
+the given photos, prints the measured numbers per photo and overall, and exits 1 when the quantized
+bundle is outside the budget: a face, hand or pose float finds is lost (beyond those float itself
+loses when the photo moves one pixel), the landmark NME exceeds the budget, or a blendshape score
+moves more than allowed. The default budget is float's own change when the photos move by one pixel.
 
   python -m mediapipe_int8.accuracy_gate --float_task=float.task --task=int8.task \\
       --photo=a.jpg --photo=b.png [--budget_nme=0.02] [--budget_blendshapes=0.5]
@@ -42,7 +42,7 @@ def _read_landmarker(path: str) -> tuple[bytes, landmarkers.Kind, bool]:
   names = {e.name for e in bundle.read_entries(data, path)}
   kind = landmarkers.kind_of(names)
   if kind is None:
-    raise UserError(f"{path}: not a face or hand landmarker bundle (needs "
+    raise UserError(f"{path}: not a face, hand or pose landmarker bundle (needs "
                     + " or ".join(f"{k.detector} and {k.landmarks}" for k in landmarkers.KINDS)
                     + "); the gate judges those only")
   return data, kind, kind.blendshapes in names

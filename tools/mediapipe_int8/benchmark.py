@@ -116,7 +116,7 @@ def main(argv):
   float_bundle = pathlib.Path(FLAGS.input).read_bytes()
   kind = landmarkers.kind_of(models_of(float_bundle))
   if kind is None:
-    raise UserError(f"{FLAGS.input}: not a face or hand landmarker bundle; the benchmark judges those")
+    raise UserError(f"{FLAGS.input}: not a face, hand or pose landmarker bundle; the benchmark judges those")
   heldout = photos.load(photos.photo_paths(FLAGS.heldout_dir, []))
   if FLAGS.astronaut and kind == landmarkers.FACE:
     import skimage.data

@@ -4,14 +4,15 @@ Each model is fed what it sees in its pipeline. A face landmarker bundle is a
 cascade: the detector sees the whole photo, the landmarks model a rotated
 face crop, the blendshapes model 146 landmarks in image pixels; a hand
 landmarker likewise (detector, then rotated hand crops). Crops come
-from the float bundle itself, run in MediaPipe's runtime. A model of an
-unknown bundle with an image input gets the whole photo letterboxed to its
-input size, normalised as its metadata says, with a warning (its pipeline may
-feed it crops); a detector named as a known landmarker's keeps that
-landmarker's output clamps. A holistic bundle (pose, face and hand models) is
-not a face landmarker: its crops come from the pose model, which this tool
-does not follow, so calibrated recipes are refused for it. Random inputs only
-where the user names the model in --random_calibration.
+from the float bundle itself, run in MediaPipe's runtime; a pose landmarker's
+are framed from its float detector's keypoints, as MediaPipe frames them. A
+model of an unknown bundle with an image input gets the whole photo
+letterboxed to its input size, normalised as its metadata says, with a warning
+(its pipeline may feed it crops); a detector named as a known landmarker's
+keeps that landmarker's output clamps. A holistic bundle (pose, face and hand
+models) is not a face landmarker: its crops come from the pose model, which
+this tool does not follow, so calibrated recipes are refused for it. Random
+inputs only where the user names the model in --random_calibration.
 
 Every sample is a function of (photo order, sample index, fixed seed): the
 same photos give the same samples on every run and machine.
@@ -23,7 +24,7 @@ import zlib
 
 import numpy as np
 
-from mediapipe_int8 import bundle, image_input, landmarker_runtime, landmarkers, runner
+from mediapipe_int8 import bundle, detector_roi, image_input, landmarker_runtime, landmarkers, runner
 from mediapipe_int8.errors import UserError
 from mediapipe_int8.photos import Photo
 
@@ -42,6 +43,8 @@ class Samples:
   clamps: dict[str, tuple[float, float]] | None = None
   # Why these samples may not be what the model sees in its pipeline (one line), or None.
   warning: str | None = None
+  # Values per landmark in the landmarks output (x and y first), where landmark_pixel_scale is set.
+  values_per_landmark: int = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,23 +182,47 @@ def landmark_crop(kind: landmarkers.Kind, pixels: np.ndarray, landmarks: np.ndar
     middle = np.float32([cos * middle[0] - sin * middle[1], sin * middle[0] + cos * middle[1]])
   center = middle + kind.crop_shift * box * np.float32([-sin, cos])
   side = box * kind.crop_scale
+  center, side, angle = _jittered(center, side, angle, jitter)
+  return _Crop(image_input.crop(pixels, center, side, angle, size, size), center, side, angle)
+
+
+def detector_crop(roi: detector_roi.Roi, pixels: np.ndarray, size: int,
+                  jitter: np.random.Generator | None) -> _Crop:
+  """The crop MediaPipe gives the landmarks model for a detector-framed region (a pose): its
+  pixel convention, edge pixels repeated beyond the photo."""
+  center, side, angle = _jittered(np.float32(roi.center), roi.side, roi.angle, jitter)
+  pixels = image_input.crop_as_mediapipe(pixels, center, side, angle, size, replicate_border=True)
+  return _Crop(pixels, center, side, angle)
+
+
+def _jittered(center: np.ndarray, side: float, angle: float, jitter: np.random.Generator | None):
+  """Other framings than the exact one, for calibration samples after the first: moved by up to
+  6% of the side, scaled by 0.92 to 1.1, turned by up to 0.12 rad."""
   if jitter is not None:
     center = center + jitter.uniform(-0.06, 0.06, 2) * side
     side *= jitter.uniform(0.92, 1.1)
     angle += jitter.uniform(-0.12, 0.12)
-  center = (float(center[0]), float(center[1]))
-  return _Crop(image_input.crop(pixels, center, side, angle, size, size), center, float(side), angle)
+  return (float(center[0]), float(center[1])), float(side), float(angle)
 
 
 def _cascade_samples(kind: landmarkers.Kind, models: dict[str, ModelInfo], needs: set[str],
                      float_bundle: bytes, photos: list[Photo], num_samples: int,
                      source: str) -> dict[str, Samples]:
   """The detector sees whole photos; the landmarks model crops around the float bundle's own
-  landmarks (found by MediaPipe); a face's blendshapes model 146 of the landmarks it gives."""
+  landmarks (found by MediaPipe), or for a pose the crops its float detector frames; a face's
+  blendshapes model 146 of the landmarks it gives."""
   found_by_photo = []
-  with landmarker_runtime.Landmarker(kind, float_bundle) as landmarker:
+  framing = kind.detector_framing
+  if framing is not None:
+    detector = runner.Model(models[kind.detector].float_model)
     for photo in photos:
-      found_by_photo.append([d.landmarks for d in landmarker.detect(photo.pixels)])
+      detections = detector_roi.detect(framing, detector, models[kind.detector].image, photo.pixels,
+                                       max_count=4)
+      found_by_photo.append([detector_roi.roi(framing, d) for d in detections])
+  else:
+    with landmarker_runtime.Landmarker(kind, float_bundle) as landmarker:
+      for photo in photos:
+        found_by_photo.append([d.landmarks for d in landmarker.detect(photo.pixels)])
   if not any(found_by_photo):
     raise UserError(f"{source}: the float {kind.noun} landmarker finds no {kind.noun} in any "
                     f"calibration photo; its landmarks model needs photos with {kind.noun}s")
@@ -208,9 +235,12 @@ def _cascade_samples(kind: landmarkers.Kind, models: dict[str, ModelInfo], needs
   size = landmarks_info.image.width
 
   def cascade(found_list, index):
-    photo, landmarks = found_list[index % len(found_list)]
+    photo, found = found_list[index % len(found_list)]
     jitter = None if index == 0 else np.random.default_rng([SEED, 1, index])
-    crop = landmark_crop(kind, photo.pixels, landmarks, size, jitter)
+    if framing is not None:
+      crop = detector_crop(found, photo.pixels, size, jitter)
+    else:
+      crop = landmark_crop(kind, photo.pixels, found, size, jitter)
     crop_input = landmarks_info.image.normalize(crop.pixels)
     points = None
     if kind.blendshapes in needs:
@@ -225,8 +255,10 @@ def _cascade_samples(kind: landmarkers.Kind, models: dict[str, ModelInfo], needs
   out = {}
   if kind.landmarks in needs:
     out[kind.landmarks] = Samples([[c[0]] for c in calibration], [[c[0]] for c in held_back],
-                                  f"{kind.noun} crops around the float pipeline's landmarks; {held_note}",
-                                  [c[2] for c in held_back])
+                                  f"{kind.noun} crops " + ("framed by the float detector"
+                                  if framing is not None else "around the float pipeline's landmarks")
+                                  + f"; {held_note}",
+                                  [c[2] for c in held_back], values_per_landmark=kind.values_per_landmark)
   if kind.blendshapes in needs:
     out[kind.blendshapes] = Samples([[c[1]] for c in calibration], [[c[1]] for c in held_back],
                                     f"146 landmarks (image px) of the float landmarks model; {held_note}")

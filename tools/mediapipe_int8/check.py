@@ -90,7 +90,7 @@ def check_metadata(source: schema.ModelT, output: schema.ModelT, name: str) -> N
 
 def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.ndarray]],
             output_names: list[str], landmark_scales: list[float] | None = None,
-            clamps: dict[str, tuple[float, float]] | None = None):
+            clamps: dict[str, tuple[float, float]] | None = None, values_per_landmark: int = 3):
   """Max abs error and SQNR per output, and landmark error in image pixels where asked.
 
   Outputs named in `clamps` are compared after clipping both to those bounds, as the pipeline
@@ -114,7 +114,8 @@ def compare(float_model: bytes, quantized_model: bytes, samples: list[list[np.nd
   if landmark_scales is not None:
     distances = []
     for e, a, scale in zip(expected, actual, landmark_scales, strict=True):
-      want, got = e[0].reshape(-1, 3)[:, :2], a[0].reshape(-1, 3)[:, :2]
+      want = e[0].reshape(-1, values_per_landmark)[:, :2]
+      got = a[0].reshape(-1, values_per_landmark)[:, :2]
       distances.append(np.linalg.norm(want - got, axis=1) * scale)
     distances = np.concatenate(distances)
     landmarks = LandmarkError(float(distances.mean()), float(distances.max()))
@@ -126,7 +127,7 @@ def compare_held_back(float_model: schema.ModelT, float_bytes: bytes, quantized_
   graph = float_model.subgraphs[0]
   names = [graph.tensors[i].name.decode() for i in graph.outputs]
   return compare(float_bytes, quantized_bytes, samples.held_back, names,
-                 samples.landmark_pixel_scale, samples.clamps)
+                 samples.landmark_pixel_scale, samples.clamps, samples.values_per_landmark)
 
 
 def sqnr_db(signal: np.ndarray, test: np.ndarray) -> float:

@@ -1,8 +1,8 @@
-"""End-to-end accuracy of a face or hand landmarker bundle against the float one, in MediaPipe's runtime.
+"""End-to-end accuracy of a face, hand or pose landmarker bundle against the float one, in MediaPipe's runtime.
 
-The unit is NME: mean landmark distance divided by a distance that scales with the face or hand
-(the outer eye corners, landmarks 33 and 263; the wrist to the middle-finger knuckle, 0 and 9),
-which compares across photo sizes. The floor that "same answers as float" is held to is float
+The unit is NME: mean landmark distance divided by a distance that scales with the face, hand or
+body (the outer eye corners, landmarks 33 and 263; the wrist to the middle-finger knuckle, 0 and 9;
+the shoulders' midpoint to the hips' midpoint, 11/12 and 23/24), which compares across photo sizes. The floor that "same answers as float" is held to is float
 against itself when the photo moves by one pixel.
 """
 
@@ -92,7 +92,7 @@ def compare(kind: Kind, reference, candidate, photos: list[Photo], shift=(0, 0))
     for ref in ref_found:
       total += 1
       ref_xy = ref.landmarks[:, :2] * scale
-      unit = float(np.linalg.norm(ref_xy[b] - ref_xy[a]))
+      unit = float(np.linalg.norm(ref_xy[list(b)].mean(0) - ref_xy[list(a)].mean(0)))
       best = None
       for cand in cand_found:
         cand_xy = cand.landmarks[:, :2] * scale - np.float32(shift)

@@ -1,4 +1,4 @@
-"""Runs a face or hand landmarker bundle in MediaPipe's own runtime (Tasks API, CPU, IMAGE mode)."""
+"""Runs a face, hand or pose landmarker bundle in MediaPipe's own runtime (Tasks API, CPU, IMAGE mode)."""
 
 import dataclasses
 
@@ -14,7 +14,8 @@ class Detection:
 
 
 class Landmarker:
-  """MediaPipe's FaceLandmarker or HandLandmarker (as `kind` says) over a bundle given as bytes."""
+  """MediaPipe's FaceLandmarker, HandLandmarker or PoseLandmarker (as `kind` says) over a bundle
+  given as bytes."""
 
   def __init__(self, kind: Kind, bundle: bytes, max_count: int = 4, blendshapes: bool = False):
     from mediapipe.tasks.python import vision  # heavy import: only where a bundle is run
@@ -25,6 +26,9 @@ class Landmarker:
     if kind.noun == "hand":
       options = vision.HandLandmarkerOptions(base_options=base, running_mode=mode, num_hands=max_count)
       self._landmarker = vision.HandLandmarker.create_from_options(options)
+    elif kind.noun == "pose":
+      options = vision.PoseLandmarkerOptions(base_options=base, running_mode=mode, num_poses=max_count)
+      self._landmarker = vision.PoseLandmarker.create_from_options(options)
     else:
       options = vision.FaceLandmarkerOptions(base_options=base, running_mode=mode, num_faces=max_count,
                                              output_face_blendshapes=blendshapes)
@@ -37,7 +41,7 @@ class Landmarker:
 
     image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(pixels))
     result = self._landmarker.detect(image)
-    found = result.hand_landmarks if self._kind.noun == "hand" else result.face_landmarks
+    found = getattr(result, f"{self._kind.noun}_landmarks")
     blendshapes = getattr(result, "face_blendshapes", None)
     out = []
     for i, landmarks in enumerate(found):

@@ -1,12 +1,15 @@
-"""The landmarker bundles that the quantizer treats as cascades: face and hand.
+"""The landmarker bundles that the quantizer treats as cascades: face, hand and pose.
 
-A kind says which entries make the cascade, how the landmarks model's crop is framed around the
-landmarks, which detector outputs may be clamped without changing MediaPipe's answer, and how
-landmark error is normalised (NME: mean landmark distance over the distance of two landmarks).
+A kind says which entries make the cascade, how the landmarks model's crop is framed (around the
+landmarks for faces and hands, from the detector's keypoints for poses), which detector outputs
+may be clamped without changing MediaPipe's answer, and how landmark error is normalised (NME:
+mean landmark distance over the distance between two landmarks, or two landmarks' midpoints).
 """
 
 import dataclasses
 import math
+
+from mediapipe_int8.detector_roi import SsdDetector
 
 # MediaPipe's face_blendshapes_graph: the 146 of the 478 landmarks the blendshapes model reads.
 BLENDSHAPE_LANDMARKS = (
@@ -22,13 +25,13 @@ BLENDSHAPE_LANDMARKS = (
 
 @dataclasses.dataclass(frozen=True)
 class Kind:
-  noun: str  # what it finds: "face" or "hand"
+  noun: str  # what it finds: "face", "hand" or "pose"
   detector: str
   landmarks: str
   blendshapes: str | None
   num_landmarks: int
-  # NME divides by the distance between these two landmarks.
-  scale_points: tuple[int, int]
+  # NME divides by the distance between the mean points of these two groups of landmarks.
+  scale_points: tuple[tuple[int, ...], tuple[int, ...]]
   scale_name: str
   # Detector output ranges that cost MediaPipe nothing (values beyond are never used), by tensor name.
   detector_clamps: dict[str, tuple[float, float]]
@@ -42,6 +45,14 @@ class Kind:
   crop_shift: float
   axis_points: tuple[int, int]
   axis_angle: float
+  # Where set, the crop is framed from the detector's keypoints instead (MediaPipe's pose graph),
+  # and the landmark fields above are unused.
+  detector_framing: SsdDetector | None = None
+  # Values per landmark in the landmarks model's first output (x, y, z and, for poses,
+  # visibility and presence logits).
+  values_per_landmark: int = 3
+  # Ops of the landmarks model (output tensor names) that every recipe leaves in float.
+  unquantized_landmark_ops: tuple[str, ...] = ()
 
   @property
   def entries(self) -> tuple[str, ...]:
@@ -54,7 +65,7 @@ FACE = Kind(
     landmarks="face_landmarks_detector.tflite",
     blendshapes="face_blendshapes.tflite",
     num_landmarks=478,
-    scale_points=(33, 263),
+    scale_points=((33,), (263,)),
     scale_name="outer-eye distance",
     # MediaPipe reads score logits through a sigmoid with a 0.5 threshold (beyond +-20 the score is
     # within 2e-9 of 0 or 1), and box and keypoint offsets of real faces stay within 128 px of the
@@ -78,7 +89,7 @@ HAND = Kind(
     landmarks="hand_landmarks_detector.tflite",
     blendshapes=None,
     num_landmarks=21,
-    scale_points=(0, 9),
+    scale_points=((0,), (9,)),
     scale_name="palm length (wrist to middle-finger knuckle)",
     # Identity_1 holds the palm score logits, Identity the box and keypoint offsets. Anchors that
     # score above 0.5 on 12 hand photos and 5 windows of each reach 124.5 px on the 192 px input.
@@ -94,7 +105,48 @@ HAND = Kind(
     axis_angle=-math.pi / 2,
 )
 
-KINDS = (FACE, HAND)
+POSE = Kind(
+    noun="pose",
+    detector="pose_detector.tflite",
+    landmarks="pose_landmarks_detector.tflite",
+    blendshapes=None,
+    num_landmarks=33,
+    scale_points=((11, 12), (23, 24)),
+    scale_name="torso length (shoulder midpoint to hip midpoint)",
+    # Identity_1 holds the person score logits, Identity the box and keypoint offsets (224 px
+    # input). On the 7 pose photos and 4 windows of each, anchors that score above 0.5 reach
+    # 187.4 px (the full-body circle's keypoint lies far from its anchor); background anchors
+    # reach 819 px and score logits -557.
+    detector_clamps={"Identity_1": (-20.0, 20.0), "Identity": (-256.0, 256.0)},
+    crop_points=None,
+    box_in_crop_frame=False,
+    crop_scale=1.25,
+    crop_shift=0.0,
+    axis_points=(0, 1),
+    axis_angle=-math.pi / 2,
+    # MediaPipe's pose_detector_graph: SSD anchors on strides 8, 16, 32, 32, 32 of the 224 px
+    # input, 4 keypoints, scores above 0.5, weighted NMS; the crop is centred on keypoint 0 (hip
+    # midpoint), 1.25 x the circle through keypoint 1 (the whole body), that line pointing up.
+    detector_framing=SsdDetector(input_size=224, strides=(8, 16, 32, 32, 32), num_keypoints=4,
+                                 min_score=0.5, nms_iou=0.5, center_point=0, scale_point=1,
+                                 crop_scale=1.25),
+    values_per_landmark=5,
+    # pose_landmarker_full's last trunk conv (288 -> 288, 1x1) before the heads. With its int8
+    # weights alone, the pose presence score on the crops of three held-out upper-body photos
+    # falls from 0.99/0.98/0.99 (float) to 0.47/0.52/0.65 (weight-only int8, every op) and the
+    # landmarker loses those people; left in float (+250 KB) it stays 0.97/0.98/0.99. No other
+    # single op of the last 18 moves it by more than 0.07. Other pose models name it otherwise.
+    unquantized_landmark_ops=(
+        "model_1/model/batch_normalization_78/FusedBatchNormV3;model_1/model/conv2d_46/Conv2D1",),
+)
+
+KINDS = (FACE, HAND, POSE)
+
+
+def unquantized_ops(entry_name: str) -> frozenset[str]:
+  """Ops of the model named `entry_name` (a bundle entry) that every recipe leaves in float."""
+  return frozenset(op for kind in KINDS if kind.landmarks == entry_name
+                   for op in kind.unquantized_landmark_ops)
 
 
 # MediaPipe's model families, by the prefix of an entry's name.

@@ -243,7 +243,8 @@ class _Job:
     if not names:
       return {}
     quantizations = {n: quantize.Quantization(prepared[n], sources[n], self.options.static,
-                                              samples[n].calibration, samples[n].clamps)
+                                              samples[n].calibration, samples[n].clamps,
+                                              _unquantized(n))
                      for n in names}
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
     held = calibrate.split_photos(self.photos)[1] if self.photos else []
@@ -257,7 +258,7 @@ class _Job:
 
   def _prepare(self, data: bytes, path: str, where: str) -> prepare.Preparation:
     progress.report(f"{path}: prepare")
-    return prepare.prepare(tflite_file.parse(data, where))  # check_input validated it
+    return prepare.prepare(tflite_file.parse(data, where), where)  # check_input validated it
 
   def _samples(self, model_infos, needs, data, source, prefix):
     random_names = {n for n in model_infos if prefix + n in self.options.random_calibration}
@@ -323,7 +324,7 @@ class _Job:
       return None if fallback == recipes.NONE else _Built(quantized, rewrites, (float_ops, fallback))
     if recipe == recipes.AUTO:
       quantization = quantize.Quantization(prepared, where, self.options.static,
-                                           samples.calibration, samples.clamps)
+                                           samples.calibration, samples.clamps, _unquantized(path))
       result = mixed_precision.search({path: quantization}, {path: samples}, None, [],
                                       self.options.budget)
       self.record.auto.append({"bundle": None, **result.report})
@@ -333,7 +334,7 @@ class _Job:
                     (result.float_ops[path], result.fallback.get(path)))
     quantized, rewrites = quantize.Quantization(
         prepared, where, self.options.static, samples.calibration if samples else None,
-        samples.clamps if samples else None).build(recipe)
+        samples.clamps if samples else None, _unquantized(path)).build(recipe)
     return _Built(quantized, rewrites, None)
 
   def _check(self, built: _Built, recipe, data, path, where, prepared, float_bytes, samples) -> bytes:
@@ -343,6 +344,14 @@ class _Job:
     check.check_interface(prepared.model, built.model, where, io)
     check.check_metadata(prepared.model, built.model, where)
     output = tflite_file.with_associated_files(tflite_file.serialize(built.model), data)
+    if recipe == "weight_only_int8" and prepared.densified and len(output) >= len(data):
+      # Its only point is size. Sparse float16 weights (the pose detector's) can be smaller than
+      # dense int8 ones: such a model goes out as it came.
+      progress.report(f"{path}: weight-only int8 is not smaller ({len(output):,} bytes); copied")
+      self.record.entry(path, "copied", recipe,
+                        why=f"weight-only int8 makes it {len(output):,} bytes, not smaller")
+      self.record.model(path, recipe, len(data), len(data), {}, errors=[])
+      return data
     self.outputs.append((where, output, samples.held_back[0] if samples and samples.held_back else None))
     errors = landmarks = None
     if samples is not None:
@@ -351,12 +360,18 @@ class _Job:
     self.record.entry(path, "quantized", recipe)
     self.record.model(
         path, recipe, len(data), len(output), graph_stats.op_precisions(built.model),
-        float16_constants_folded=prepared.folded_float16, io=check.interface(built.model),
+        float16_constants_folded=prepared.folded_float16,
+        sparse_constants_densified=prepared.densified, io=check.interface(built.model),
         calibration=samples, errors=errors, landmarks=landmarks,
         static=self.options.static if calibrated else None,
         **({"rewrites": built.rewrites} if calibrated else {}),
         **({"auto": built.auto} if recipe == recipes.AUTO else {}))
     return output
+
+
+def _unquantized(path: str) -> frozenset[str]:
+  """Ops that every recipe leaves float in the entry at `path` (a landmarker's known sensitive ops)."""
+  return landmarkers.unquantized_ops(path.rsplit("/", 1)[-1])
 
 
 def model_info(name: str, prepared: prepare.Preparation, source: str | None = None) -> calibrate.ModelInfo:

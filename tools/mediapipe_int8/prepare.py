@@ -1,9 +1,10 @@
 """Makes a float model quantizable by ai-edge-quantizer without changing its outputs.
 
 Google's shipped models store weights as FLOAT16 constants behind DEQUANTIZE
-ops, keep operator codes only in the deprecated field, carry unused tensors
-and have no signature. The quantizer then silently does nothing or fails. The
-four rewrites here fix that; each keeps the model's outputs bit-identical.
+ops (some, as in the pose detector, sparse behind a DENSIFY op too), keep
+operator codes only in the deprecated field, carry unused tensors and have no
+signature. The quantizer then silently does nothing or fails. The rewrites
+here fix that; each keeps the model's outputs bit-identical.
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from mediapipe_int8 import tflite_file
+from mediapipe_int8.errors import UserError
 
 SIGNATURE_KEY = "serving_default"
 
@@ -22,21 +24,90 @@ class Preparation:
   folded_float16: int  # FLOAT16 constant + DEQUANTIZE pairs turned into float32 constants
   pruned_tensors: int
   added_signature: bool
+  densified: int = 0  # sparse constant -> DENSIFY pairs turned into dense constants
 
 
-def prepare(model: schema.ModelT) -> Preparation:
+def prepare(model: schema.ModelT, source: str = "model") -> Preparation:
   """Rewrites `model` in place; returns it with what was done."""
   normalize_operator_codes(model)
+  densified = densify_constants(model, source)
   folded = fold_float16_constants(model)
   pruned = prune(model)
   added = add_signature(model)
-  return Preparation(model, folded, pruned, added)
+  return Preparation(model, folded, pruned, added, densified)
 
 
 def normalize_operator_codes(model: schema.ModelT) -> None:
   """Sets builtin_code wherever old schemas kept the code only in deprecated_builtin_code."""
   for code in model.operatorCodes or []:
     code.builtinCode = max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def densify_constants(model: schema.ModelT, source: str = "model") -> int:
+  """Replaces each sparse constant -> DENSIFY pair by one dense constant of the same type."""
+  densified = 0
+  for subgraph in model.subgraphs:
+    kept = []
+    for op in subgraph.operators or []:
+      sparse = subgraph.tensors[op.inputs[0]] if op.inputs is not None and len(op.inputs) else None
+      if (tflite_file.builtin_code(model, op) == schema.BuiltinOperator.DENSIFY
+          and sparse is not None and sparse.sparsity is not None
+          and model.buffers[sparse.buffer].data is not None):
+        target = subgraph.tensors[op.outputs[0]]
+        dense = _dense_bytes(sparse, bytes(model.buffers[sparse.buffer].data),
+                             f"{source}: tensor {op.inputs[0]}")
+        model.buffers.append(_buffer(dense))
+        target.buffer = len(model.buffers) - 1
+        densified += 1
+      else:
+        kept.append(op)
+    subgraph.operators = kept
+  return densified
+
+
+def _dense_bytes(tensor: schema.TensorT, data: bytes, where: str) -> bytes:
+  """TFLite's sparse storage (each dimension DENSE or SPARSE_CSR, in the tensor's own order; no
+  blocks) -> the dense tensor's bytes. Each dimension maps a position in the previous one to
+  positions in its own; after the last, a position indexes the stored values."""
+  sparsity = tensor.sparsity
+  shape = [int(d) for d in tensor.shape]
+  order = [int(d) for d in sparsity.traversalOrder] if sparsity.traversalOrder is not None else []
+  if order != list(range(len(shape))) or sparsity.blockMap is not None:
+    raise UserError(f"{where}: sparse with traversal order {order} or blocks; only plain "
+                    "(unblocked, in-order) sparse constants can be densified")
+  item = {schema.TensorType.FLOAT16: np.float16, schema.TensorType.FLOAT32: np.float32,
+          schema.TensorType.INT8: np.int8}.get(tensor.type)
+  if item is None:
+    raise UserError(f"{where}: sparse {tflite_file.type_name(tensor.type)} constants are not supported")
+  values = np.frombuffer(data, item)
+  indices = np.zeros((1, 0), np.int64)  # one row per reached element: its index so far
+  positions = np.zeros(1, np.int64)
+  for axis, dim in enumerate(sparsity.dimMetadata):
+    if dim.format == schema.DimensionType.DENSE:
+      size = int(dim.denseSize)
+      children = np.arange(size)
+      indices = np.concatenate([np.repeat(indices, size, 0), np.tile(children, len(positions))[:, None]], 1)
+      positions = (positions[:, None] * size + children[None, :]).ravel()
+    else:
+      segments = np.asarray(_vector_values(dim.arraySegments), np.int64)
+      columns = np.asarray(_vector_values(dim.arrayIndices), np.int64)
+      counts = segments[positions + 1] - segments[positions]
+      starts = np.repeat(segments[positions], counts)
+      offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+      positions = starts + offsets
+      indices = np.concatenate([np.repeat(indices, counts, 0), columns[positions][:, None]], 1)
+    if len(positions) and (indices[:, axis].max() >= shape[axis]):
+      raise UserError(f"{where}: sparse index beyond dimension {axis} of shape {shape}")
+  if len(positions) != len(values):
+    raise UserError(f"{where}: sparse metadata reaches {len(positions)} values, buffer holds {len(values)}")
+  dense = np.zeros(shape, item)
+  dense[tuple(indices.T)] = values[positions]
+  return dense.tobytes()
+
+
+def _vector_values(vector) -> list[int]:
+  """The values of a sparse index vector (Int32VectorT, Uint16VectorT or Uint8VectorT)."""
+  return [] if vector is None or vector.values is None else [int(v) for v in vector.values]
 
 
 def fold_float16_constants(model: schema.ModelT) -> int:

@@ -38,8 +38,10 @@ class Quantization:
   def __init__(self, prepared: prepare.Preparation, source: str,
                static_options: StaticOptions = StaticOptions(),
                calibration: list[list[np.ndarray]] | None = None,
-               clamps: dict[str, tuple[float, float]] | None = None):
+               clamps: dict[str, tuple[float, float]] | None = None,
+               unquantized_scopes: frozenset[str] = frozenset()):
     self.prepared = prepared
+    self.unquantized_scopes = unquantized_scopes  # ops every recipe leaves float (landmarkers.py)
     self.source = source
     self.float_bytes = tflite_file.serialize(prepared.model)
     self._static_options = static_options
@@ -99,7 +101,8 @@ class Quantization:
       data, integer, rewrites, qsvs = self.learned_model() if recipe == "int8" else self.integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
     io = self._static_options.io if recipe == "int8" else "float"
-    engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes, io))
+    engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes, self.unquantized_scopes,
+                                                     io))
     with np.errstate(invalid="ignore"):  # dead channels' biases overflow: repaired below
       quantized = engine.quantize(qsvs, enable_progress_bar=False,
                                   enable_progress_report=False).quantized_model

@@ -29,14 +29,16 @@ def supports_int8_io(recipe: str) -> bool:
   return recipe == "int8"
 
 
-def build(recipe: str, float_scopes: frozenset[str] = frozenset(), io: str = "float") -> list[dict]:
+def build(recipe: str, float_scopes: frozenset[str] = frozenset(),
+          unquantized_scopes: frozenset[str] = frozenset(), io: str = "float") -> list[dict]:
   """The ai-edge-quantizer recipe for one of RECIPES (not NONE).
 
   `io`: "float" keeps the model's inputs and outputs float32; "int8" (int8 recipe only) lets the
   engine make them int8, each with its own scale and zero point.
 
   `float_scopes`: op scopes (output tensor names) that compute in float with int8 weights
-  instead, for mixed precision; the last matching recipe entry wins, so they go last.
+  instead, for mixed precision; `unquantized_scopes`: ops left wholly float, weights included.
+  The last matching recipe entry wins, so they go last.
   """
   if io not in IO_TYPES or (io == "int8" and not supports_int8_io(recipe)):
     raise ValueError(f"io={io} with recipe {recipe}")
@@ -57,4 +59,8 @@ def build(recipe: str, float_scopes: frozenset[str] = frozenset(), io: str = "fl
   if float_scopes:
     pattern = "^(" + "|".join(re.escape(s + ";") for s in sorted(float_scopes)) + ")$"
     manager.add_weight_only_config(regex=pattern, operation_name=ops.ALL_SUPPORTED, num_bits=8)
+  if unquantized_scopes:
+    pattern = "^(" + "|".join(re.escape(s + ";") for s in sorted(unquantized_scopes)) + ")$"
+    manager.add_quantization_config(regex=pattern, operation_name=ops.ALL_SUPPORTED,
+                                    algorithm_key="no_quantize")
   return manager.get_quantization_recipe()

@@ -18,18 +18,21 @@ class Record:
   skipped_photo_checks: list[str] = dataclasses.field(default_factory=list)
   warnings: list[str] = dataclasses.field(default_factory=list)
 
-  def entry(self, name: str, action: str, recipe: str | None = None) -> None:
-    """An entry of the bundle: quantized, copied, excluded, or a nested bundle."""
-    self.entries.append({"name": name, "action": action} | ({"recipe": recipe} if recipe else {}))
+  def entry(self, name: str, action: str, recipe: str | None = None, why: str | None = None) -> None:
+    """An entry of the bundle: quantized, copied, excluded, or a nested bundle; `why` where it
+    is not what its recipe says."""
+    self.entries.append({"name": name, "action": action} | ({"recipe": recipe} if recipe else {})
+                        | ({"why": why} if why else {}))
 
   def model(self, name: str, recipe: str, bytes_before: int, bytes_after: int, ops: dict,
             **details) -> None:
-    """A model's row. `details`, each only where it applies: float16_constants_folded, io,
+    """A model's row. `details`, each only where it applies: float16_constants_folded,
+    sparse_constants_densified, io,
     calibration (calibrate.Samples), errors (check.OutputError list), landmarks
     (check.LandmarkError), static (quantize.StaticOptions), rewrites, auto (float_ops, fallback)."""
     row = {"name": name, "recipe": recipe, "bytes_before": bytes_before, "bytes_after": bytes_after,
            "ops": ops}
-    for key in ("float16_constants_folded", "io", "rewrites"):
+    for key in ("float16_constants_folded", "sparse_constants_densified", "io", "rewrites"):
       if key in details:
         row[key] = details[key]
     samples = details.get("calibration")

@@ -93,7 +93,7 @@ def _check_tensor(parsed: schema.ModelT, index: int, tensor: schema.TensorT, sou
     raise UserError(f"{where} refers to buffer {tensor.buffer}, which does not exist")
   data = parsed.buffers[tensor.buffer].data
   size = 0 if data is None else len(data)
-  if size and item is not None and size != elements * item:
+  if size and item is not None and size != elements * item and tensor.sparsity is None:
     raise UserError(f"{where}: its buffer holds {size} bytes, but shape {shape} of "
                     f"{tflite_file.type_name(tensor.type)} needs {elements * item}")
   _check_quantization(tensor.quantization, shape, where)
