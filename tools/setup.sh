@@ -41,8 +41,10 @@ MI8_SETUP_LOG="${MI8_ROOT}/.cache/setup.log"
 # Runs a command with its output appended to MI8_SETUP_LOG; on failure prints that output.
 mi8_logged() {
   mkdir -p "$(dirname "${MI8_SETUP_LOG}")"
-  local start
-  start="$(wc -l <"${MI8_SETUP_LOG}" 2>/dev/null || echo 0)"
+  local start=0
+  if [[ -f "${MI8_SETUP_LOG}" ]]; then
+    start="$(wc -l <"${MI8_SETUP_LOG}")"
+  fi
   if ! "$@" >>"${MI8_SETUP_LOG}" 2>&1; then
     mi8_log "failed: $* (its output, from ${MI8_SETUP_LOG}):"
     tail -n "+$((start + 1))" "${MI8_SETUP_LOG}" >&2
