@@ -20,15 +20,18 @@ HAND_LANDMARKER_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8b
 GESTURE_RECOGNIZER_SHA256 = "97952348cf6a6a4915c2ea1496b4b37ebabc50cbbf80571435643c455f2b0482"
 
 
-# The test tiers (markers, registered in pytest.ini). `tools/test --fast` runs neither of these.
+# The test tiers (markers, registered in pytest.ini). `tools/test --fast` runs none of these.
 # - bazel: builds with Bazel (and nginx, PostgreSQL, BuildGrid where a test serves a cache or runs
 #   actions remotely); every test that uses the real_bazel fixture is one too.
 # - e2e: Google's bundles quantized whole and run in MediaPipe's runtime, against float.
+# - slow: whole quantizer runs on small synthetic models, the fuzzer, registry downloads: seconds
+#   to a minute each.
 TIER_MODULES = {
     "bazel": {"test_bazel7", "test_bazel_gate", "test_bazel_portable", "test_bazel_rules",
               "test_remote_execution", "test_starlark"},
     "e2e": {"test_auto", "test_face_landmarker", "test_hand_landmarker", "test_gesture_recognizer",
             "test_pose_landmarker", "test_reconstruct"},
+    "slow": {"test_fuzz_models", "test_synthetic_bundles", "test_int8_io", "test_fetch_inputs"},
 }
 
 
