@@ -9,6 +9,8 @@ mean landmark distance over the distance between two landmarks, or two landmarks
 import dataclasses
 import math
 
+from mediapipe_int8 import tflite_file
+
 from mediapipe_int8.detector_roi import SsdDetector
 
 # MediaPipe's face_blendshapes_graph: the 146 of the 478 landmarks the blendshapes model reads.
@@ -143,10 +145,31 @@ POSE = Kind(
 KINDS = (FACE, HAND, POSE)
 
 
-def unquantized_ops(entry_name: str) -> frozenset[str]:
-  """Ops of the model named `entry_name` (a bundle entry) that every recipe leaves in float."""
-  return frozenset(op for kind in KINDS if kind.landmarks == entry_name
-                   for op in kind.unquantized_landmark_ops)
+def unquantized_ops(entry_name: str, model) -> frozenset[str]:
+  """Ops (by output tensor name) of `model`, the bundle entry `entry_name`, that every recipe
+  leaves in float: a landmarks model's known sensitive ops, and a blendshapes model's input
+  normalisation.
+
+  The face blendshapes model first centres and scales its 146 landmarks (MEAN, SUB, MUL, SUM,
+  SQRT, MEAN, DIV, RESHAPE, STRIDED_SLICE, MUL, TRANSPOSE: about no MACs). In int8 its input
+  covers 0 to 608 px in 2.4 px steps; in float those ops hand the first conv unit-scale values,
+  and int8 starts there.
+  """
+  names = {op for kind in KINDS if kind.landmarks == entry_name
+           for op in kind.unquantized_landmark_ops}
+  if any(kind.blendshapes == entry_name for kind in KINDS):
+    names |= _before_first_conv(model)
+  return frozenset(names)
+
+
+def _before_first_conv(model) -> set[str]:
+  graph = model.subgraphs[0]
+  out = set()
+  for op in graph.operators:
+    if tflite_file.op_name(tflite_file.builtin_code(model, op)) in ("CONV_2D", "FULLY_CONNECTED"):
+      return out
+    out.add(";".join(graph.tensors[i].name.decode() for i in op.outputs))
+  return set()  # no conv: nothing to start int8 at
 
 
 # MediaPipe's model families, by the prefix of an entry's name.

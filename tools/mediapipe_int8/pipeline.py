@@ -244,7 +244,7 @@ class _Job:
       return {}
     quantizations = {n: quantize.Quantization(prepared[n], sources[n], self.options.static,
                                               samples[n].calibration, samples[n].clamps,
-                                              _unquantized(n))
+                                              _unquantized(n, prepared[n].model))
                      for n in names}
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
     held = calibrate.split_photos(self.photos)[1] if self.photos else []
@@ -324,7 +324,8 @@ class _Job:
       return None if fallback == recipes.NONE else _Built(quantized, rewrites, (float_ops, fallback))
     if recipe == recipes.AUTO:
       quantization = quantize.Quantization(prepared, where, self.options.static,
-                                           samples.calibration, samples.clamps, _unquantized(path))
+                                           samples.calibration, samples.clamps,
+                                           _unquantized(path, prepared.model))
       result = mixed_precision.search({path: quantization}, {path: samples}, None, [],
                                       self.options.budget)
       self.record.auto.append({"bundle": None, **result.report})
@@ -334,7 +335,7 @@ class _Job:
                     (result.float_ops[path], result.fallback.get(path)))
     quantized, rewrites = quantize.Quantization(
         prepared, where, self.options.static, samples.calibration if samples else None,
-        samples.clamps if samples else None, _unquantized(path)).build(recipe)
+        samples.clamps if samples else None, _unquantized(path, prepared.model)).build(recipe)
     return _Built(quantized, rewrites, None)
 
   def _check(self, built: _Built, recipe, data, path, where, prepared, float_bytes, samples) -> bytes:
@@ -369,9 +370,9 @@ class _Job:
     return output
 
 
-def _unquantized(path: str) -> frozenset[str]:
-  """Ops that every recipe leaves float in the entry at `path` (a landmarker's known sensitive ops)."""
-  return landmarkers.unquantized_ops(path.rsplit("/", 1)[-1])
+def _unquantized(path: str, model) -> frozenset[str]:
+  """Ops that every recipe leaves float in the entry at `path` (landmarkers.unquantized_ops)."""
+  return landmarkers.unquantized_ops(path.rsplit("/", 1)[-1], model)
 
 
 def model_info(name: str, prepared: prepare.Preparation, source: str | None = None) -> calibrate.ModelInfo:
