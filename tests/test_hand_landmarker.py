@@ -9,7 +9,7 @@ one-pixel jitter on these hands is 1.16% NME, most of it on the dark photo.
 
 import pytest
 
-from conftest import ROOT, quantize_with_report, run_gate
+from conftest import ROOT, gate_on, quantize_with_report, run_gate
 from mediapipe_int8 import bundle, evaluate, landmarkers, photos
 
 CALIBRATION = ROOT / ".cache" / "inputs" / "hand_calibration"
@@ -84,13 +84,11 @@ def test_accuracy_gate_judges_hand_bundles(quantized, hand_landmarker_task, tmp_
   """Default budget: float's own one-pixel jitter. Weight-only passes a 2.5% budget; int8 fails
   any budget since it loses the dark photo's hand."""
   recipe, data, _ = quantized
-  task = tmp_path / "quantized.task"
-  task.write_bytes(data)
-  process = run_gate(hand_landmarker_task, task, sorted(HELDOUT.iterdir()), "--budget_nme=0.025")
-  overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
-  assert len(overall) == 1 and "palm length" in overall[0]
+  process, overall = gate_on(hand_landmarker_task, data, sorted(HELDOUT.iterdir()), tmp_path,
+                             "--budget_nme=0.025")
+  assert "palm length" in overall
   if recipe == "weight_only_int8":
-    assert "hands lost 0 of 4" in overall[0]
+    assert "hands lost 0 of 4" in overall
     assert process.returncode == 0 and process.stdout.rstrip().endswith("PASS")
   else:
     assert process.returncode == 1 and "FAIL: 1 of 4 hands lost" in process.stdout

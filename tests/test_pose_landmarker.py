@@ -9,18 +9,16 @@ Float's own one-pixel jitter on these five people is 5.08% NME (astronaut 5.44%,
 detector score is 0.62 against MediaPipe's 0.5 threshold, and its landmarks are unstable).
 """
 
-import hashlib
 import math
 import zipfile
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, quantize_with_report, run_gate
+from conftest import ROOT, gate_on, quantize_with_report
 from mediapipe_int8 import (bundle, calibrate, detector_roi, evaluate, landmarkers, photos, pipeline,
                             prepare, runner, tflite_file)
 
-POSE_LANDMARKER_SHA256 = "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad"
 CALIBRATION = ROOT / ".cache" / "inputs" / "pose_calibration"
 HELDOUT = ROOT / ".cache" / "inputs" / "pose_heldout"
 BORDERLINE = "camera.png"
@@ -39,12 +37,6 @@ BOUNDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def pose_landmarker_task():
-  path = ROOT / ".cache" / "inputs" / "model" / "pose_landmarker_full.task"
-  assert path.is_file(), f"{path} missing: run tools/test (it fetches the inputs) first"
-  assert hashlib.sha256(path.read_bytes()).hexdigest() == POSE_LANDMARKER_SHA256
-  return path
 
 
 @pytest.fixture(scope="module")
@@ -168,13 +160,11 @@ def test_report_says_what_each_model_got(quantized):
 def test_accuracy_gate_judges_pose_bundles(quantized, pose_landmarker_task, tmp_path):
   """Weight-only keeps every person and passes a 9% budget; int8 loses the cameraman and fails."""
   recipe, data, _ = quantized
-  task = tmp_path / "quantized.task"
-  task.write_bytes(data)
-  process = run_gate(pose_landmarker_task, task, sorted(HELDOUT.iterdir()), "--budget_nme=0.09")
-  overall = [l for l in process.stdout.splitlines() if l.startswith("overall: ")]
-  assert len(overall) == 1 and "torso length" in overall[0]
+  process, overall = gate_on(pose_landmarker_task, data, sorted(HELDOUT.iterdir()), tmp_path,
+                             "--budget_nme=0.09")
+  assert "torso length" in overall
   if recipe == "weight_only_int8":
-    assert "poses lost 0 of 5" in overall[0]
+    assert "poses lost 0 of 5" in overall
     assert process.returncode == 0 and process.stdout.rstrip().endswith("PASS")
   else:
     assert process.returncode == 1 and "FAIL: 1 of 5 poses lost" in process.stdout

@@ -45,24 +45,14 @@ def normalize_operator_codes(model: schema.ModelT) -> None:
 
 def densify_constants(model: schema.ModelT, source: str = "model") -> int:
   """Replaces each sparse constant -> DENSIFY pair by one dense constant of the same type."""
-  densified = 0
-  for subgraph in model.subgraphs:
-    kept = []
-    for op in subgraph.operators or []:
-      sparse = subgraph.tensors[op.inputs[0]] if op.inputs is not None and len(op.inputs) else None
-      if (tflite_file.builtin_code(model, op) == schema.BuiltinOperator.DENSIFY
-          and sparse is not None and sparse.sparsity is not None
-          and model.buffers[sparse.buffer].data is not None):
-        target = subgraph.tensors[op.outputs[0]]
-        dense = _dense_bytes(sparse, bytes(model.buffers[sparse.buffer].data),
-                             f"{source}: tensor {op.inputs[0]}")
-        model.buffers.append(_buffer(dense))
-        target.buffer = len(model.buffers) - 1
-        densified += 1
-      else:
-        kept.append(op)
-    subgraph.operators = kept
-  return densified
+  def dense(subgraph, op) -> bytes | None:
+    sparse = subgraph.tensors[op.inputs[0]] if op.inputs is not None and len(op.inputs) else None
+    if (tflite_file.builtin_code(model, op) != schema.BuiltinOperator.DENSIFY or sparse is None
+        or sparse.sparsity is None or model.buffers[sparse.buffer].data is None):
+      return None
+    return _dense_bytes(sparse, bytes(model.buffers[sparse.buffer].data),
+                        f"{source}: tensor {op.inputs[0]}")
+  return _replace_by_constants(model, dense)
 
 
 def _dense_bytes(tensor: schema.TensorT, data: bytes, where: str) -> bytes:
@@ -112,21 +102,30 @@ def _vector_values(vector) -> list[int]:
 
 def fold_float16_constants(model: schema.ModelT) -> int:
   """Replaces each FLOAT16 constant -> DEQUANTIZE pair by one FLOAT32 constant."""
-  folded = 0
+  def float32(subgraph, op) -> bytes | None:
+    if not _is_float16_constant_dequantize(model, subgraph, op):
+      return None
+    values = np.frombuffer(bytes(model.buffers[subgraph.tensors[op.inputs[0]].buffer].data), np.float16)
+    return values.astype(np.float32).tobytes()
+  return _replace_by_constants(model, float32)
+
+
+def _replace_by_constants(model: schema.ModelT, constant_output) -> int:
+  """Drops every op for which `constant_output(subgraph, op)` gives its output's bytes (None for
+  the others), and makes that output a constant with those bytes; returns how many."""
+  replaced = 0
   for subgraph in model.subgraphs:
     kept = []
     for op in subgraph.operators or []:
-      if _is_float16_constant_dequantize(model, subgraph, op):
-        source = subgraph.tensors[op.inputs[0]]
-        target = subgraph.tensors[op.outputs[0]]
-        values = np.frombuffer(bytes(model.buffers[source.buffer].data), np.float16)
-        model.buffers.append(_buffer(values.astype(np.float32).tobytes()))
-        target.buffer = len(model.buffers) - 1
-        folded += 1
-      else:
+      data = constant_output(subgraph, op)
+      if data is None:
         kept.append(op)
+        continue
+      model.buffers.append(_buffer(data))
+      subgraph.tensors[op.outputs[0]].buffer = len(model.buffers) - 1
+      replaced += 1
     subgraph.operators = kept
-  return folded
+  return replaced
 
 
 def _is_float16_constant_dequantize(model, subgraph, op) -> bool:
