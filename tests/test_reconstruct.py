@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from mediapipe_int8 import tf_graph
 
-tf_graph.set_single_thread()  # before anything else runs TensorFlow
+tf_graph.deterministic()  # before anything else runs TensorFlow
 
 from mediapipe_int8 import bundle, calibrate, landmarkers, photos, pipeline, prepare, quantize  # noqa: E402
 from mediapipe_int8 import runner, tflite_file  # noqa: E402

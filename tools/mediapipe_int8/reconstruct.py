@@ -15,16 +15,19 @@ q * scale with scale = max|w| / 127 per channel (the engine then recomputes the 
 the trained ranges as the engine's fixed ranges (QSVs).
 
 Deterministic: the batches and their augmentations come from one seeded generator in a fixed
-order, and TensorFlow runs with one intra-op and one inter-op thread.
+order, and TensorFlow runs deterministically (tf_graph.deterministic: one thread, op determinism,
+no oneDNN).
 """
 
 import dataclasses
 import time
 
 import numpy as np
-import tensorflow as tf
 
-from mediapipe_int8 import runner, tf_graph, tflite_file
+from mediapipe_int8 import tf_graph  # first: it chooses TensorFlow's kernels before TensorFlow loads
+from mediapipe_int8 import runner, tflite_file
+
+tf = tf_graph.tf
 
 SEED = 20261202
 DEFAULT_BATCH = 8
@@ -61,7 +64,7 @@ def reconstruct(float_model: bytes, model, qsvs: dict, samples: list[list[np.nda
   `model` is the parsed `float_model` (the graph the engine will quantize); `qsvs` its calibrated
   ranges.
   """
-  tf_graph.set_single_thread()
+  tf_graph.deterministic()
   started = time.monotonic()
   graph = tf_graph.Graph(model)
   inputs = np.concatenate([s[0] for s in samples]).astype(np.float32)
