@@ -108,9 +108,10 @@ def good_bundle(tmp_path) -> pathlib.Path:
   return path
 
 
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-  """Runs `python -m mediapipe_int8` as a user would; returns the finished process."""
-  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
+def run_cli(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+  """Runs `python -m mediapipe_int8` as a user would, with `env` added to the environment;
+  returns the finished process."""
+  env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"), **(env or {}))
   process = subprocess.run([sys.executable, "-m", "mediapipe_int8", *args], env=env,
                            capture_output=True, text=True, timeout=900)
   if check and process.returncode != 0:

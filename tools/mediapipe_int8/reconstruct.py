@@ -14,22 +14,32 @@ It hands the result back to the engine, which still writes the file: every weigh
 q * scale with scale = max|w| / 127 per channel (the engine then recomputes the same integers), and
 the trained ranges as the engine's fixed ranges (QSVs).
 
-Deterministic: the batches and their augmentations come from one seeded generator in a fixed
-order, and TensorFlow runs with one intra-op and one inter-op thread.
+Deterministic (the same inputs write the same bytes, in one process and across processes):
+- the batches and their augmentations come from one seeded generator, drawn in a fixed order;
+- TensorFlow runs deterministically (tf_graph.deterministic: one thread, op determinism, no
+  oneDNN);
+- each training is self-contained: its own variables, its own Adam state (written out here, not
+  Keras's, whose formula and naming depend on which Keras `tf.keras` resolves to) and its own
+  step function, traced once for a fixed batch shape (no retracing to a more general graph
+  halfway), so nothing carries over from an earlier training in the same process;
+- every dict and list is filled in a fixed order (tensor index, op order); no set is walked.
 """
 
 import dataclasses
 import time
 
 import numpy as np
-import tensorflow as tf
 
-from mediapipe_int8 import runner, tf_graph, tflite_file
+from mediapipe_int8 import tf_graph  # first: it chooses TensorFlow's kernels before TensorFlow loads
+from mediapipe_int8 import runner, tflite_file
+
+tf = tf_graph.tf
 
 SEED = 20261202
 DEFAULT_BATCH = 8
 WEIGHT_LEARNING_RATE = 0.02  # int8 steps of the channel per Adam step
 RANGE_LEARNING_RATE = 0.002  # calibrated range widths per Adam step
+ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras's defaults, which were used before
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,16 +71,17 @@ def reconstruct(float_model: bytes, model, qsvs: dict, samples: list[list[np.nda
   `model` is the parsed `float_model` (the graph the engine will quantize); `qsvs` its calibrated
   ranges.
   """
-  tf_graph.set_single_thread()
+  tf_graph.deterministic()
   started = time.monotonic()
   graph = tf_graph.Graph(model)
   inputs = np.concatenate([s[0] for s in samples]).astype(np.float32)
-  trainer = _Trainer(graph, tf_graph.ranges_from_qsvs(graph, qsvs), _output_scales(float_model, inputs))
+  trainer = _Trainer(graph, tf_graph.ranges_from_qsvs(graph, qsvs), _output_scales(float_model, inputs),
+                     (options.batch,) + inputs.shape[1:])
   rng = np.random.default_rng(options.seed)
   order = np.zeros(0, np.int64)
   losses = []
   for _ in range(options.steps):
-    if len(order) < options.batch:
+    while len(order) < options.batch:  # every batch the same shape, even from few samples
       order = np.concatenate([order, rng.permutation(len(inputs))])
     batch, order = order[:options.batch], order[options.batch:]
     losses.append(float(trainer.step(tf.constant(augment(inputs[batch], rng)))))
@@ -121,7 +132,7 @@ class _Trainer:
   """The trained variables and one Adam step of distillation against the float graph."""
 
   def __init__(self, graph: tf_graph.Graph, ranges: dict[int, tuple[float, float]],
-               output_scales: list[float]):
+               output_scales: list[float], batch_shape: tuple[int, ...]):
     self.graph = graph
     self.base, self.unit, self.delta = {}, {}, {}
     for index, axis in sorted(graph.weights.items()):
@@ -140,9 +151,12 @@ class _Trainer:
     self.range_delta = {i: tf.Variable(np.zeros(2, np.float32), name=f"r{i}") for i in sorted(ranges)}
     sizes = [int(np.prod(graph.shapes[i][1:])) for i in graph.outputs]
     self.output_weights = [np.float32(1.0 / (s ** 2 * sum(sizes))) for s in output_scales]
-    self.weight_optimizer = tf.keras.optimizers.Adam(WEIGHT_LEARNING_RATE)
-    self.range_optimizer = tf.keras.optimizers.Adam(RANGE_LEARNING_RATE)
-    self.step = tf.function(self._step, reduce_retracing=True)
+    self.weight_optimizer = _Adam([self.delta[i] for i in sorted(self.delta)], WEIGHT_LEARNING_RATE)
+    self.range_optimizer = _Adam([self.range_delta[i] for i in sorted(self.range_delta)],
+                                 RANGE_LEARNING_RATE)
+    # One trace, for the one batch shape; plain graph code, nothing for AutoGraph to convert.
+    self.step = tf.function(self._step, input_signature=[tf.TensorSpec(batch_shape, tf.float32)],
+                            autograph=False)
 
   def params(self) -> dict:
     return {i: self.base[i] + self.delta[i] * self.unit[i] for i in self.base}
@@ -154,17 +168,37 @@ class _Trainer:
 
   def _step(self, images):
     targets = self.graph.run([images])
-    weight_vars = [self.delta[i] for i in sorted(self.delta)]
-    range_vars = [self.range_delta[i] for i in sorted(self.range_delta)]
+    weight_vars, range_vars = self.weight_optimizer.variables, self.range_optimizer.variables
     with tf.GradientTape() as tape:
       outputs = self.graph.run([images], self.params(), self.ranges())
       batch = tf.cast(tf.shape(images)[0], tf.float32)
       loss = tf.add_n([tf.reduce_sum(tf.square(o - tf.stop_gradient(t))) * w / batch
                        for o, t, w in zip(outputs, targets, self.output_weights)])
     gradients = tape.gradient(loss, weight_vars + range_vars)
-    self.weight_optimizer.apply_gradients(zip(gradients[:len(weight_vars)], weight_vars))
-    self.range_optimizer.apply_gradients(zip(gradients[len(weight_vars):], range_vars))
+    self.weight_optimizer.apply(gradients[:len(weight_vars)])
+    self.range_optimizer.apply(gradients[len(weight_vars):])
     return loss
+
+
+class _Adam:
+  """Adam over a fixed list of variables, as Keras 3 computes it (bias-corrected step size,
+  epsilon outside the square root); its state belongs to this instance alone."""
+
+  def __init__(self, variables: list, learning_rate: float):
+    self.variables = variables
+    self.learning_rate = learning_rate
+    self.iterations = tf.Variable(0.0, trainable=False)
+    self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+    self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+  def apply(self, gradients: list) -> None:
+    step = self.iterations.assign_add(1.0)
+    alpha = (self.learning_rate * tf.sqrt(1.0 - tf.pow(ADAM_BETA_2, step))
+             / (1.0 - tf.pow(ADAM_BETA_1, step)))
+    for variable, g, m, v in zip(self.variables, gradients, self.m, self.v, strict=True):
+      m.assign_add((g - m) * (1.0 - ADAM_BETA_1))
+      v.assign_add((tf.square(g) - v) * (1.0 - ADAM_BETA_2))
+      variable.assign_sub(alpha * m / (tf.sqrt(v) + ADAM_EPSILON))
 
 
 def _snapped_model(model, graph: tf_graph.Graph, trainer: _Trainer) -> bytes:

@@ -17,11 +17,19 @@ writes it (uniform_quantize_tensor.tensor_zp_scale_from_min_max, uniform_quantiz
 Rounding passes gradients straight through, to the weights and to the ranges (LSQ-style).
 Ops: those of the face landmarks model after rewrite.for_integer_kernels (CONV_2D,
 DEPTHWISE_CONV_2D, PRELU, ADD, MAX_POOL_2D, PAD, LOGISTIC, RESHAPE); others raise Unsupported.
-Callers set TensorFlow to one thread first (set_single_thread): results repeat, and the machine
-is shared.
+Callers make TensorFlow deterministic first (deterministic()): the same inputs give the same
+bits, in one process and across processes.
 """
 
 import dataclasses
+import os
+import sys
+
+if "tensorflow" not in sys.modules:
+  # TensorFlow reads this once, when it loads: oneDNN's kernels are compiled at run time for the
+  # CPU at hand (FMA, AVX-512), so two machines would round differently; Eigen's are the same
+  # machine code everywhere.
+  os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 import numpy as np
 import tensorflow as tf
@@ -37,18 +45,38 @@ _LOGISTIC_RANGE = (0.0, 255.0 / 256.0)  # scale 1/256, zero point -128
 _MIN_BOUND = 1e-9  # the engine's floor on a range's width and a weight channel's max |w|
 
 
-def set_single_thread() -> None:
-  """One intra-op and one inter-op thread: results repeat, and the machine is shared."""
-  threading = tf.config.threading
-  if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (1, 1):
-    return
-  try:
-    threading.set_intra_op_parallelism_threads(1)
-    threading.set_inter_op_parallelism_threads(1)
-  except RuntimeError as e:  # TensorFlow ran before the threads were set
-    raise RuntimeError("TensorFlow was initialised before its thread counts could be "
-                       "set to 1; set them first") from e
+def deterministic() -> None:
+  """Makes TensorFlow compute the same bits for the same inputs, every run, in any process:
 
+  - one intra-op and one inter-op thread: how a kernel splits a sum across threads decides its
+    rounding, and the thread count would follow the machine (the machine is shared, too);
+  - op determinism: TensorFlow picks deterministic kernels and refuses ops that have none;
+  - Eigen's kernels, not oneDNN's (set when this module is imported, before TensorFlow loads).
+
+  Raises RuntimeError where TensorFlow was initialised (or loaded with oneDNN) before this could
+  take effect: call it before anything else runs TensorFlow.
+  """
+  threading = tf.config.threading
+  if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) != (1, 1):
+    try:
+      threading.set_intra_op_parallelism_threads(1)
+      threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError as e:  # TensorFlow ran before the threads were set
+      raise RuntimeError("TensorFlow was initialised before its thread counts could be "
+                         "set to 1; call tf_graph.deterministic() first") from e
+  if _onednn_enabled():
+    raise RuntimeError("TensorFlow was loaded with oneDNN on (TF_ENABLE_ONEDNN_OPTS="
+                       f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS')!r}); import tf_graph first or "
+                       "set TF_ENABLE_ONEDNN_OPTS=0")
+  tf.config.experimental.enable_op_determinism()
+
+
+def _onednn_enabled() -> bool:
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
+  except ImportError:  # another TensorFlow layout: trust the variable set above
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"
+  return bool(_pywrap_util_port.IsMklEnabled())
 
 
 class Unsupported(ValueError):
