@@ -33,6 +33,8 @@ def _task_impl(ctx):
         args.add(ctx.attr.budget_nme, format = "--budget_nme=%s")
     if ctx.attr.budget_blendshapes:
         args.add(ctx.attr.budget_blendshapes, format = "--budget_blendshapes=%s")
+    if ctx.attr.io != "float":
+        args.add(ctx.attr.io, format = "--io=%s")
 
     # One flag per file: a label such as a filegroup may stand for many photos.
     args.add_all(ctx.files.calibration_images, format_each = "--calibration_image=%s")
@@ -76,6 +78,11 @@ _task = rule(
         # Strings: Starlark attributes have no float type.
         "budget_nme": attr.string(doc = "The largest landmark NME against float, e.g. \"0.02\"."),
         "budget_blendshapes": attr.string(doc = "The largest blendshape score change."),
+        "io": attr.string(
+            default = "float",
+            values = ["float", "int8"],
+            doc = "The model's input and output type: int8 only for one `.tflite` with recipe int8.",
+        ),
         "quantizer": attr.label(
             default = Label("//tools:quantize_task"),
             executable = True,
@@ -97,6 +104,7 @@ def mediapipe_int8_task(
         num_calibration_samples = None,
         budget_nme = None,
         budget_blendshapes = None,
+        io = "float",
         **kwargs):
     """Quantizes the models of a MediaPipe `.task` bundle (or one `.tflite`) to INT8.
 
@@ -119,6 +127,9 @@ def mediapipe_int8_task(
         (e.g. 0.02). With recipe "auto" it steers the search (default: float's one-pixel jitter);
         with any other recipe a bundle over it fails the build, and nothing is written.
       budget_blendshapes: likewise for the largest blendshape score change.
+      io: "float" keeps float32 model inputs and outputs (MediaPipe's runtime needs them); "int8"
+        makes them int8 for integer-only NPUs: only for a single `.tflite` with recipe "int8"
+        (a `.task` is refused). The report gives each input's and output's scale and zero point.
       **kwargs: passed to the rule (visibility, tags, testonly, exec_properties, ...).
     """
     _check_model_recipes(model_recipes)
@@ -133,5 +144,6 @@ def mediapipe_int8_task(
         num_calibration_samples = num_calibration_samples or 0,
         budget_nme = str(budget_nme) if budget_nme != None else "",
         budget_blendshapes = str(budget_blendshapes) if budget_blendshapes != None else "",
+        io = io,
         **kwargs
     )

@@ -25,8 +25,8 @@ def _all_attributes_impl(ctx):
     asserts.true(env, action.argv[0].endswith("tools/quantize_task"), action.argv[0])
     asserts.equals(env, [
         "--quiet",
-        "--input=face.task",
-        "--output=face_landmarker.task",
+        "--input=model.tflite",
+        "--output=model_int8.tflite",
         "--report=all_attributes.report.json",
         "--recipe=int8",
         # sorted by model, whatever the dict's order in BUILD
@@ -37,20 +37,21 @@ def _all_attributes_impl(ctx):
         "--num_calibration_samples=8",
         "--budget_nme=0.02",
         "--budget_blendshapes=0.5",
+        "--io=int8",
         "--calibration_image=a.jpg",
         "--calibration_image=b.webp",
     ], _flags(action))
 
     # The inputs are the bundle and the photos (and the tool); the outputs the bundle and report.
     inputs = [f.basename for f in action.inputs.to_list()]
-    for name in ["face.task", "a.jpg", "b.webp"]:
+    for name in ["model.tflite", "a.jpg", "b.webp"]:
         asserts.true(env, name in inputs, name + " is an input")
-    asserts.equals(env, ["face_landmarker.task", "all_attributes.report.json"],
+    asserts.equals(env, ["model_int8.tflite", "all_attributes.report.json"],
                    [f.basename for f in action.outputs.to_list()])
 
     # Only the bundle is the target's file: `assets = [":target"]` puts one file in an APK.
     target = analysistest.target_under_test(env)
-    asserts.equals(env, ["face_landmarker.task"],
+    asserts.equals(env, ["model_int8.tflite"],
                    [f.basename for f in target[DefaultInfo].files.to_list()])
     asserts.equals(env, ["all_attributes.report.json"],
                    [f.basename for f in target[OutputGroupInfo].report.to_list()])
@@ -78,7 +79,7 @@ def _gate_impl(ctx):
     script = writes[0].content
     for expected in [
         "'--float_task=face.task'",
-        "'--task=face_landmarker.task'",
+        "'--task=defaults.task'",
         "'--photo=a.jpg'",
         "'--photo=b.webp'",
         "'--budget_nme=0.02'",
@@ -92,14 +93,15 @@ gate_test = analysistest.make(_gate_impl)
 def task_test_suite(name):
     mediapipe_int8_task(
         name = "all_attributes",
-        src = ":face.task",
-        out = "face_landmarker.task",
+        src = ":model.tflite",  # io = "int8" is for a single model
+        out = "model_int8.tflite",
         calibration_images = [":a.jpg", ":b.webp"],
         model_recipes = {"b.tflite": "none", "a.tflite": "weight_only_int8"},
         exclude = ["d.tflite", "c.tflite"],
         num_calibration_samples = 8,
         budget_nme = 0.02,
         budget_blendshapes = 0.5,
+        io = "int8",
         tags = ["manual"],
     )
     all_attributes_test(name = "all_attributes_test", target_under_test = ":all_attributes")
@@ -109,7 +111,7 @@ def task_test_suite(name):
 
     mediapipe_int8_task_test(
         name = "gate",
-        task = ":face_landmarker.task",
+        task = ":defaults.task",
         float_task = ":face.task",
         photos = [":a.jpg", ":b.webp"],
         budget_nme = 0.02,
