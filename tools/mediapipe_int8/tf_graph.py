@@ -23,13 +23,6 @@ bits, in one process and across processes.
 
 import dataclasses
 import os
-import sys
-
-if "tensorflow" not in sys.modules:
-  # TensorFlow reads this once, when it loads: oneDNN's kernels are compiled at run time for the
-  # CPU at hand (FMA, AVX-512), so two machines would round differently; Eigen's are the same
-  # machine code everywhere.
-  os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 import numpy as np
 import tensorflow as tf
@@ -51,7 +44,7 @@ def deterministic() -> None:
   - one intra-op and one inter-op thread: how a kernel splits a sum across threads decides its
     rounding, and the thread count would follow the machine (the machine is shared, too);
   - op determinism: TensorFlow picks deterministic kernels and refuses ops that have none;
-  - Eigen's kernels, not oneDNN's (set when this module is imported, before TensorFlow loads).
+  - Eigen's kernels, not oneDNN's (the package's __init__ asks for them before TensorFlow loads).
 
   Raises RuntimeError where TensorFlow was initialised (or loaded with oneDNN) before this could
   take effect: call it before anything else runs TensorFlow.
@@ -66,8 +59,8 @@ def deterministic() -> None:
                          "set to 1; call tf_graph.deterministic() first") from e
   if _onednn_enabled():
     raise RuntimeError("TensorFlow was loaded with oneDNN on (TF_ENABLE_ONEDNN_OPTS="
-                       f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS')!r}); import tf_graph first or "
-                       "set TF_ENABLE_ONEDNN_OPTS=0")
+                       f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS')!r}); import mediapipe_int8 before "
+                       "TensorFlow or set TF_ENABLE_ONEDNN_OPTS=0")
   tf.config.experimental.enable_op_determinism()
 
 
