@@ -34,6 +34,7 @@ _OPS = schema.BuiltinOperator
 _ACT = schema.ActivationFunctionType
 WEIGHT_OPS = {_OPS.CONV_2D: 0, _OPS.DEPTHWISE_CONV_2D: 3}  # op -> the weights' channel axis
 SAME_AS_INPUT = {_OPS.MAX_POOL_2D, _OPS.PAD, _OPS.RESHAPE}
+RESIDUAL_OP = _OPS.ADD  # ends a residual block
 _LOGISTIC_RANGE = (0.0, 255.0 / 256.0)  # scale 1/256, zero point -128
 _MIN_BOUND = 1e-9  # the engine's floor on a range's width and a weight channel's max |w|
 
@@ -134,6 +135,11 @@ class Graph:
     (tensor index -> (min, max) for every index of `ranged`) the run is int8 as simulated: every
     ranged tensor and every weight is fake-quantized.
     """
+    values = self.values(inputs, params, ranges)
+    return [values[i] for i in self.outputs]
+
+  def values(self, inputs: list, params: dict | None = None, ranges: dict | None = None) -> dict:
+    """Every activation tensor's value for `inputs`, by tensor index (as run())."""
     params = params or {}
     values = {}
     for index, array in zip(self.inputs, inputs, strict=True):
@@ -153,7 +159,7 @@ class Graph:
       if op.code == _OPS.LOGISTIC and ranges is not None:
         out = fake_quant(out, *_LOGISTIC_RANGE)
       values[op.output] = self._quantized(op.output, out, ranges)
-    return [values[i] for i in self.outputs]
+    return values
 
   def _quantized(self, index, tensor, ranges):
     if ranges is None or index not in ranges:
