@@ -37,6 +37,22 @@ def image_model(signature: bool = True, metadata: bool = True, size: int = 32) -
   return tflite_file.serialize(model)
 
 
+def linear_conv_model(size: int = 16) -> bytes:
+  """conv then depthwise conv, no activation and no padding, on a size x size RGB image, weights
+  stored as float16: each output's mean is a linear function of the input's mean."""
+  import tensorflow as tf
+
+  tf.keras.backend.clear_session()
+  tf.keras.utils.set_random_seed(11)
+  image = tf.keras.Input((size, size, 3), batch_size=1, name="image")
+  x = tf.keras.layers.Conv2D(8, 3, padding="valid", bias_initializer="glorot_uniform")(image)
+  x = tf.keras.layers.DepthwiseConv2D(3, padding="valid", bias_initializer="glorot_uniform")(x)
+  converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(image, x))
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  converter.target_spec.supported_types = [tf.float16]
+  return converter.convert()
+
+
 @functools.lru_cache(maxsize=None)
 def dead_channel_model(size: int = 32) -> bytes:
   """conv on a size x size RGB image whose channels 1 and 3 have all-zero weights and biases

@@ -1,5 +1,6 @@
 """The accuracy gate in the build: `bazel test` runs mediapipe_int8_task_test in MediaPipe's runtime."""
 
+import hashlib
 import os
 import pathlib
 import subprocess
@@ -61,6 +62,26 @@ def test_hand_example_has_the_command_line_bytes(tmp_path):
           "--model_recipe=hand_landmarks_detector.tflite=int8",
           f"--calibration_dir={REPO / '.cache' / 'inputs' / 'hand_calibration'}")
   assert out.read_bytes() == task.read_bytes()
+
+
+def test_pose_example_passes_its_gate_and_has_the_command_line_bytes(tmp_path):
+  """PoseLandmarker judges the pose bundle in the build (NME by torso length, every person kept),
+  and the Bazel action writes what the command line writes for the same recipe and photos."""
+  result = bazel("test", "//examples:pose_landmarker_int8_test", "--test_output=all")
+  assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+  overall = [l for l in result.stdout.splitlines() if l.startswith("overall: NME")]
+  assert len(overall) == 1 and "poses lost 0 of 5" in overall[0] and "torso length" in overall[0], \
+      result.stdout[-3000:]
+  assert "\nPASS\n" in result.stdout
+  task = REPO / "bazel-bin" / "examples" / "pose_landmarker_int8.task"
+  out = tmp_path / "pose.task"
+  inputs = REPO / ".cache" / "inputs"
+  run_cli(f"--input={inputs / 'model' / 'pose_landmarker_full.task'}", f"--output={out}",
+          "--recipe=weight_only_int8", f"--calibration_dir={inputs / 'pose_calibration'}")
+  assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(task.read_bytes()).hexdigest()
+  with landmarker_runtime.Landmarker(landmarkers.POSE, task.read_bytes()) as landmarker:
+    poses = landmarker.detect(np.asarray(skimage.data.astronaut()))
+  assert len(poses) == 1 and poses[0].landmarks.shape[0] == 33
 
 
 def test_gate_fails_a_bundle_over_its_budget_and_prints_the_numbers():

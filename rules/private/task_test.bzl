@@ -53,9 +53,10 @@ def mediapipe_int8_task_test(
         **kwargs):
     """Fails when the quantized bundle's answers leave the budget on these photos.
 
-    Runs both bundles with MediaPipe's FaceLandmarker, or HandLandmarker for a hand landmarker
-    bundle, on `photos` (never the calibration photos), prints per-face (per-hand) NME, pixels and
-    blendshape change, and fails when a face or hand is lost or the error exceeds the budget.
+    Runs both bundles with MediaPipe's FaceLandmarker, or HandLandmarker or PoseLandmarker for a
+    hand or pose landmarker bundle, on `photos` (never the calibration photos), prints per-face
+    (per-hand, per-pose) NME, pixels and blendshape change, and fails when a face, hand or pose is
+    lost or the error exceeds the budget.
 
     Args:
       name: test name.

@@ -45,6 +45,8 @@ class Samples:
   warning: str | None = None
   # Values per landmark in the landmarks output (x and y first), where landmark_pixel_scale is set.
   values_per_landmark: int = 3
+  # Whether integer recipes correct the model's biases for its int8 weights (bias_correction.py).
+  correct_biases: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,8 +96,9 @@ def make_samples(models: dict[str, ModelInfo], needs: set[str], float_bundle: by
       continue
     out[name] = _whole_photo_samples(models[name], photos, num_samples, source)
     detector = landmarkers.detector_named(name)
-    if detector is not None:  # the same detector as in its landmarker: the same lossless clamps
+    if detector is not None:  # the same detector as in its landmarker: the same treatment
       out[name].clamps = detector.detector_clamps
+      out[name].correct_biases = detector.detector_bias_correction
     elif float_bundle is not None and name in calibrated:
       out[name].warning = (f"{source}/{name}: not part of a face or hand landmarker this tool "
                            "knows, so it is calibrated on whole photos; if its pipeline feeds it "
@@ -265,4 +268,5 @@ def _cascade_samples(kind: landmarkers.Kind, models: dict[str, ModelInfo], needs
   if kind.detector in needs:
     out[kind.detector] = _whole_photo_samples(models[kind.detector], photos, num_samples, source)
     out[kind.detector].clamps = kind.detector_clamps
+    out[kind.detector].correct_biases = kind.detector_bias_correction
   return out

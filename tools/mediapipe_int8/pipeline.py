@@ -248,7 +248,8 @@ class _Job:
       return {}
     quantizations = {n: quantize.Quantization(prepared[n], sources[n], self.options.static,
                                               samples[n].calibration, samples[n].clamps,
-                                              _unquantized(n, prepared[n].model))
+                                              _unquantized(n, prepared[n].model),
+                                              samples[n].correct_biases)
                      for n in names}
     kept = [e for e in entries if prefix + e.name not in self.options.exclude]
     held = calibrate.split_photos(self.photos)[1] if self.photos else []
@@ -329,7 +330,7 @@ class _Job:
     if recipe == recipes.AUTO:
       quantization = quantize.Quantization(prepared, where, self.options.static,
                                            samples.calibration, samples.clamps,
-                                           _unquantized(path, prepared.model))
+                                           _unquantized(path, prepared.model), samples.correct_biases)
       result = mixed_precision.search({path: quantization}, {path: samples}, None, [],
                                       self.options.budget)
       self.record.auto.append({"bundle": None, **result.report})
@@ -339,7 +340,8 @@ class _Job:
                     (result.float_ops[path], result.fallback.get(path)))
     quantized, rewrites = quantize.Quantization(
         prepared, where, self.options.static, samples.calibration if samples else None,
-        samples.clamps if samples else None, _unquantized(path, prepared.model)).build(recipe)
+        samples.clamps if samples else None, _unquantized(path, prepared.model),
+        samples.correct_biases if samples else False).build(recipe)
     return _Built(quantized, rewrites, None)
 
   def _check(self, built: _Built, recipe, data, path, where, prepared, float_bytes, samples) -> bytes:

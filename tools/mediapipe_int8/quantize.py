@@ -11,7 +11,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import quantizer
 
-from mediapipe_int8 import dead_channels, head, prepare, ranges, recipes, rewrite, tflite_file
+from mediapipe_int8 import bias_correction, dead_channels, head, prepare, ranges, recipes, rewrite, tflite_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Quantization:
                static_options: StaticOptions = StaticOptions(),
                calibration: list[list[np.ndarray]] | None = None,
                clamps: dict[str, tuple[float, float]] | None = None,
-               unquantized_scopes: frozenset[str] = frozenset()):
+               unquantized_scopes: frozenset[str] = frozenset(), correct_biases: bool = False):
     self.prepared = prepared
     self.unquantized_scopes = unquantized_scopes  # ops every recipe leaves float (landmarkers.py)
     self.source = source
@@ -48,6 +48,7 @@ class Quantization:
     self._static_options = static_options
     self._calibration = calibration
     self._clamps = clamps or {}
+    self._correct_biases = correct_biases  # bias_correction.py, before ranges are observed
     self._integer = None  # (rewritten float bytes, its model, rewrites, qsvs), made on first use
     self._learned = None  # the same after learned int8's training, made on first use
     self._templates = {}  # output position -> template folded out of it (head.py)
@@ -62,6 +63,9 @@ class Quantization:
         self._templates = head.templates(model, self._calibration)
         head.fold(model, self._templates)
         rewrites = dict(rewrites, output_templates=len(self._templates))
+      if self._correct_biases:
+        corrected = bias_correction.correct(model, tflite_file.serialize(model), self._calibration)
+        rewrites = dict(rewrites, biases_corrected=corrected)
       data = tflite_file.serialize(model)
       observations = ranges.observe(data, model, self._calibration)
       qsvs = ranges.estimate(observations, self._static_options.method,

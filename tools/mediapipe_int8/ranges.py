@@ -36,24 +36,31 @@ class TensorObservations:
   sketches: list[np.ndarray]  # per sample, the tensor's order statistics nearest to _GRID
 
 
-def observe(float_model: bytes, model: schema.ModelT, samples: list[list[np.ndarray]]):
-  """Runs the float model on every sample and sketches every float activation tensor."""
+def each_run(float_model: bytes, samples: list[list[np.ndarray]]):
+  """Runs the float model on each sample in turn (one thread, no delegate, every tensor kept) and
+  yields the interpreter after each run, to read any tensor of it."""
   interpreter = litert.Interpreter(
       model_content=bytes(float_model), num_threads=THREADS,
       experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
       experimental_preserve_all_tensors=True)
   interpreter.allocate_tensors()
+  inputs = interpreter.get_input_details()
+  for sample in samples:
+    for detail, array in zip(inputs, sample, strict=True):
+      interpreter.set_tensor(detail["index"], array)
+    interpreter.invoke()
+    yield interpreter
+
+
+def observe(float_model: bytes, model: schema.ModelT, samples: list[list[np.ndarray]]):
+  """Runs the float model on every sample and sketches every float activation tensor."""
   graph = model.subgraphs[0]
   activations = {}
   for index, tensor in enumerate(graph.tensors):
     if tensor.type == schema.TensorType.FLOAT32 and not tflite_file.is_constant(model, tensor):
       activations[index] = tensor.name.decode()
-  inputs = interpreter.get_input_details()
   observations = {name: TensorObservations(len(graph.tensors[i].shape), []) for i, name in activations.items()}
-  for sample in samples:
-    for detail, array in zip(inputs, sample, strict=True):
-      interpreter.set_tensor(detail["index"], array)
-    interpreter.invoke()
+  for interpreter in each_run(float_model, samples):
     for index, name in activations.items():
       values = np.sort(interpreter.get_tensor(index), axis=None)
       observations[name].sketches.append(values[np.round(_GRID * (values.size - 1)).astype(np.int64)])
