@@ -12,6 +12,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
+# Before any test module loads MediaPipe, whose Tasks API loads TensorFlow: the package chooses
+# TensorFlow's kernels for learned int8 when it is imported (mediapipe_int8/__init__.py).
+import mediapipe_int8  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 # Bazel's Python environments (rules/private/python_environment.bzl), as tools/setup.sh sets it.
 os.environ.setdefault("MEDIAPIPE_INT8_PYTHON_STORE", str(ROOT / ".cache" / "python"))
 
