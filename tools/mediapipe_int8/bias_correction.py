@@ -24,7 +24,9 @@ _CHANNEL_AXIS = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTH
 
 
 def int8_weights(weights: np.ndarray, axis: int) -> np.ndarray:
-  """Float weights as the engine's symmetric per-channel int8 makes them, dequantized."""
+  """Float weights as the engine's symmetric per-channel int8 makes them, dequantized: q * scale,
+  which the engine quantizes again to the same q (so learned int8 hands its weights back this way,
+  reconstruct.py)."""
   others = tuple(a for a in range(weights.ndim) if a != axis)
   scale = np.abs(weights).max(axis=others, keepdims=True) / 127.0
   scale = np.where(scale == 0, 1.0, scale)  # an all-zero channel stays zero

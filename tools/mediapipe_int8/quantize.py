@@ -11,7 +11,8 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import quantizer
 
-from mediapipe_int8 import bias_correction, dead_channels, head, prepare, ranges, recipes, rewrite, tflite_file
+from mediapipe_int8 import bias_correction, dead_channels, head, prepare, ranges, recipes, rewrite
+from mediapipe_int8 import tflite_file
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from mediapipe_int8 import runner, tf_graph, tflite_file
+from mediapipe_int8 import bias_correction, runner, tf_graph, tflite_file
 
 tf = tf_graph.tf
 
@@ -228,8 +228,8 @@ def _snapped_model(model, graph: tf_graph.Graph, trainer: _Trainer) -> bytes:
   params = {i: v.numpy() for i, v in trainer.params().items()}
   tensors = model.subgraphs[0].tensors
   for index, values in params.items():
-    if index in graph.weights:
-      values = tf_graph.snap_weights(values, graph.weights[index])
+    if index in graph.weights:  # q * scale: the engine computes the same scale and q again
+      values = bias_correction.int8_weights(values, graph.weights[index])
     model.buffers[tensors[index].buffer].data = np.frombuffer(
         values.astype(np.float32).tobytes(), np.uint8).copy()
   return tflite_file.serialize(model)

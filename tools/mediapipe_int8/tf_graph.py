@@ -202,13 +202,6 @@ def fake_quant_weights(w, axis: int):
   return tf.clip_by_value(round_ste(w / scale), -127.0, 127.0) * scale
 
 
-def snap_weights(w: np.ndarray, axis: int) -> np.ndarray:
-  """w as the engine will store it, q * scale: quantizing the result again gives the same q."""
-  others = tuple(a for a in range(w.ndim) if a != axis)
-  scale = np.maximum(np.abs(w).max(axis=others, keepdims=True), _MIN_BOUND) / np.float32(127.0)
-  return (np.clip(np.rint(w / scale), -127, 127) * scale).astype(np.float32)
-
-
 def _activation(x, code):
   if code == _ACT.NONE:
     return x
