@@ -45,6 +45,9 @@ def deterministic() -> None:
   - one intra-op and one inter-op thread: how a kernel splits a sum across threads decides its
     rounding, and the thread count would follow the machine (the machine is shared, too);
   - op determinism: TensorFlow picks deterministic kernels and refuses ops that have none;
+  - no graph rewrites (Grappler): they fuse and reorder a traced function's ops in ways that can
+    differ from one trace to the next, and two trainings in one process then trained differently
+    (seen once the loss read the residual blocks too);
   - Eigen's kernels, not oneDNN's (the package's __init__ asks for them before TensorFlow loads).
 
   Raises RuntimeError where TensorFlow was initialised (or loaded with oneDNN) before this could
@@ -63,6 +66,7 @@ def deterministic() -> None:
                        f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS')!r}); import mediapipe_int8 before "
                        "TensorFlow or set TF_ENABLE_ONEDNN_OPTS=0")
   tf.config.experimental.enable_op_determinism()
+  tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 
 def _onednn_enabled() -> bool:
