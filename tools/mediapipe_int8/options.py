@@ -29,11 +29,8 @@ def define(values: flags.FlagValues) -> None:
                       "and checks.", flag_values=values)
   flags.DEFINE_multi_string("calibration_image", [], "One more calibration photo (repeatable).",
                             flag_values=values)
-  flags.DEFINE_integer("num_calibration_samples", None, "Calibration samples per model; a quarter "
-                       "as many (at least 4) are held back for the accuracy checks. Default: "
-                       f"{pipeline.DEFAULT_CALIBRATION_SAMPLES}, or "
-                       f"{pipeline.LEARNED_CALIBRATION_SAMPLES} with --reconstruct_steps (training "
-                       "on them holds better on other people).", lower_bound=1,
+  flags.DEFINE_integer("num_calibration_samples", 32, "Calibration samples per model; a quarter as "
+                       "many (at least 4) are held back for the accuracy checks.", lower_bound=1,
                        upper_bound=pipeline.MAX_CALIBRATION_SAMPLES, flag_values=values)
   flags.DEFINE_multi_string("random_calibration", [], "NAME: calibrate this model on seeded random "
                             "inputs instead of photos (for models photos can't feed).",
@@ -85,9 +82,7 @@ def from_flags(values: flags.FlagValues) -> pipeline.Options:
       input=values.input, output=values.output, recipe=values.recipe,
       model_recipes=_model_recipes(values.model_recipe), exclude=list(values.exclude),
       calibration_dir=values.calibration_dir, calibration_images=list(values.calibration_image),
-      num_calibration_samples=values.num_calibration_samples or (
-          pipeline.LEARNED_CALIBRATION_SAMPLES if values.reconstruct_steps > 0
-          else pipeline.DEFAULT_CALIBRATION_SAMPLES),
+      num_calibration_samples=values.num_calibration_samples,
       random_calibration=list(values.random_calibration),
       static=quantize.StaticOptions(values.range_method, values.range_percentile, values.prelu,
                                     values.integer_rewrites,

@@ -15,14 +15,6 @@ from mediapipe_int8 import tflite_file, validate
 from mediapipe_int8.errors import UserError
 
 
-DEFAULT_CALIBRATION_SAMPLES = 32
-# Learned int8 trains on the calibration samples; on held-out people's crops, 128 crops of the same
-# photos beat 32 after 150 steps (2.85% against 3.02% crop NME; docs/results.md).
-LEARNED_CALIBRATION_SAMPLES = 128
-# More samples than this buy nothing and only take memory and time.
-MAX_CALIBRATION_SAMPLES = 10_000
-
-
 @dataclasses.dataclass
 class Options:
   input: str
@@ -32,11 +24,15 @@ class Options:
   exclude: list[str] = dataclasses.field(default_factory=list)
   calibration_dir: str | None = None
   calibration_images: list[str] = dataclasses.field(default_factory=list)
-  num_calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
+  num_calibration_samples: int = 32
   random_calibration: list[str] = dataclasses.field(default_factory=list)
   static: quantize.StaticOptions = quantize.StaticOptions()
   budget: mixed_precision.Budget = mixed_precision.Budget()
   report: str | None = None
+
+
+# More samples than this buy nothing and only take memory and time.
+MAX_CALIBRATION_SAMPLES = 10_000
 
 
 def run(options: Options, to_json=None) -> dict:
