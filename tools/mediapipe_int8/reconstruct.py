@@ -13,8 +13,8 @@ own outputs are the targets):
 The loss is the outputs' squared error plus, as in block reconstruction (BRECQ, QDrop), each
 residual block's output (every ADD) against float's, in units of that tensor's float variance:
 where the error compounds, the blocks get a signal of their own instead of only what reaches the
-outputs. On held-out people's crops after 150 steps it took learned int8 from 2.85% to 2.38% NME
-(docs/results.md); three times the weight was worse (2.50%), a third too (2.67%).
+outputs. On held-out people's crops after 150 steps it takes learned int8 from 2.73% to 2.36% NME
+(learned_crops, docs/results.md); three times the weight, or a third, was worse.
 
 It hands the result back to the engine, which still writes the file: every weight snapped to
 q * scale with scale = max|w| / 127 per channel (the engine then recomputes the same integers), and
