@@ -22,18 +22,31 @@ NUM_SAMPLES = 16  # 16 calibrate and train, 4 held back
 
 
 @pytest.fixture(scope="module")
-def landmarks(face_landmarker_task):
-  """(Quantization of the landmarks model, its calibrate.Samples)."""
+def face_models(face_landmarker_task):
+  """(The bundle's bytes, its models' pipeline.ModelInfo and prepare.Preparation by entry name)."""
   data = face_landmarker_task.read_bytes()
   infos, prepared = {}, {}
   for entry in bundle.read_entries(data, "face_landmarker.task"):
     if entry.name.endswith(".tflite"):
       prepared[entry.name] = prepare.prepare(tflite_file.parse(entry.data, entry.name))
       infos[entry.name] = pipeline.model_info(entry.name, prepared[entry.name])
+  return data, infos, prepared
+
+
+def _crops(face_models, folder) -> calibrate.Samples:
+  """The landmarks model's samples from the photos in `folder`, as the pipeline frames them."""
+  data, infos, _ = face_models
+  return calibrate.make_samples(infos, {landmarkers.FACE.landmarks}, data,
+                                photos.load(photos.photo_paths(str(folder), [])), NUM_SAMPLES, set(),
+                                "face_landmarker.task")[landmarkers.FACE.landmarks]
+
+
+@pytest.fixture(scope="module")
+def landmarks(face_models):
+  """(Quantization of the landmarks model, its calibrate.Samples)."""
   name = landmarkers.FACE.landmarks
-  samples = calibrate.make_samples(infos, {name}, data, photos.load(photos.photo_paths(str(CALIBRATION), [])),
-                                   NUM_SAMPLES, set(), "face_landmarker.task")[name]
-  return quantize.Quantization(prepared[name], name, quantize.StaticOptions(), samples.calibration), samples
+  samples = _crops(face_models, CALIBRATION)
+  return quantize.Quantization(face_models[2][name], name, quantize.StaticOptions(), samples.calibration), samples
 
 
 def _held_back(samples) -> np.ndarray:
@@ -91,7 +104,8 @@ def test_simulated_int8_is_the_engines_int8(landmarks):
   assert _mean_px(simulated, real) < real_error
 
 
-STEPS = 24  # measured about 1.5 s a step on one thread
+STEPS = 60  # about 1.5 s a step on one thread, after about a minute of tracing
+HELDOUT = ROOT / ".cache" / "inputs" / "heldout"
 
 
 def _learned(landmarks, steps: int) -> tuple[bytes, dict]:
@@ -104,18 +118,21 @@ def _learned(landmarks, steps: int) -> tuple[bytes, dict]:
   return tflite_file.serialize(model), report
 
 
-def test_training_lowers_the_error_on_held_back_crops(landmarks):
-  """Real int8 (the engine's file) after a few steps is nearer float on crops of other photos,
-  which training never saw, than int8 with the same head template and no training."""
-  quantization, samples = landmarks
-  crops = _held_back(samples)
+def test_training_lowers_the_error_on_other_peoples_crops(landmarks, face_models):
+  """Real int8 (the engine's file) after some steps is nearer float on crops of people training
+  never saw (the held-out photos, framed as the float pipeline frames them) than int8 with the
+  same head template and no training."""
+  quantization, _ = landmarks
+  heldout = _crops(face_models, HELDOUT)
+  crops = np.concatenate([s[0] for s in heldout.calibration + heldout.held_back])
   want = _landmarks(quantization.float_bytes, crops)
   untrained, _ = _learned(landmarks, 0)
   trained, report = _learned(landmarks, STEPS)
   assert report["reconstruction"]["steps"] == STEPS
   before, after = _mean_px(_landmarks(untrained, crops), want), _mean_px(_landmarks(trained, crops), want)
-  # Measured 3.73 px before, 3.37 px after 24 steps.
-  assert after < 0.95 * before, (before, after)
+  # learned_crops measured on such crops 3.86% NME untrained, 2.48% after 60 steps on 16 crops; the
+  # few crops held back from the calibration photos went up at 24 steps (3.7 to 5.0 px): too few.
+  assert after < 0.9 * before, (before, after)
 
 
 def test_same_bytes_twice(landmarks):
