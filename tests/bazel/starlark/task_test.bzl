@@ -37,6 +37,7 @@ def _all_attributes_impl(ctx):
         "--num_calibration_samples=8",
         "--budget_nme=0.02",
         "--budget_blendshapes=0.5",
+        "--reconstruct_steps=150",
         "--io=int8",
         "--calibration_image=a.jpg",
         "--calibration_image=b.webp",
@@ -101,6 +102,7 @@ def task_test_suite(name):
         num_calibration_samples = 8,
         budget_nme = 0.02,
         budget_blendshapes = 0.5,
+        reconstruct_steps = 150,  # analysis only: the tool refuses it together with io = "int8"
         io = "int8",
         tags = ["manual"],
     )
