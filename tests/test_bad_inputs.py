@@ -10,7 +10,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import zlib
 
 import numpy as np
@@ -183,10 +182,9 @@ def test_ctrl_c(tmp_path, face_landmarker_task):
     process = subprocess.Popen([sys.executable, "-m", "mediapipe_int8", f"--input={face_landmarker_task}",
                                 f"--output={out}", "--recipe=weight_only_int8", f"--report={report}"],
                                env=env, stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:  # wait until the work has begun
+    for line in process.stderr:  # the work has begun; after the first prepare, half a second is left
       if "prepare" in line:
         break
-    time.sleep(0.5)
     if process.poll() is None:
       break
     process.stderr.read()
