@@ -21,7 +21,7 @@ def _quantization(correct_biases: bool):
 def _convs(model):
   graph = model.subgraphs[0]
   for op in graph.operators:
-    axis = bias_correction._CHANNEL_AXIS.get(tflite_file.builtin_code(model, op))
+    axis = bias_correction.CHANNEL_AXIS.get(tflite_file.builtin_code(model, op))
     if axis is not None:
       yield graph, op, axis
 

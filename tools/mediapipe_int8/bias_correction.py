@@ -19,8 +19,8 @@ from ai_edge_litert import schema_py_generated as schema
 
 from mediapipe_int8 import ranges, tflite_file
 
-# Op -> the axis of its weights' per-channel scales (the output channels).
-_CHANNEL_AXIS = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTHWISE_CONV_2D: 3}
+# Op -> the axis of its weights' per-channel int8 scales (the output channels); tf_graph too.
+CHANNEL_AXIS = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTHWISE_CONV_2D: 3}
 
 
 def int8_weights(weights: np.ndarray, axis: int) -> np.ndarray:
@@ -39,7 +39,7 @@ def correct(model: schema.ModelT, float_model: bytes, samples: list[list[np.ndar
   graph = model.subgraphs[0]
   convs = []
   for op in graph.operators:
-    axis = _CHANNEL_AXIS.get(tflite_file.builtin_code(model, op))
+    axis = CHANNEL_AXIS.get(tflite_file.builtin_code(model, op))
     if axis is None or len(op.inputs) < 3 or op.inputs[2] < 0:
       continue
     weights, bias = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]

@@ -28,11 +28,11 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 
-from mediapipe_int8 import tflite_file
+from mediapipe_int8 import bias_correction, tflite_file
 
 _OPS = schema.BuiltinOperator
 _ACT = schema.ActivationFunctionType
-WEIGHT_OPS = {_OPS.CONV_2D: 0, _OPS.DEPTHWISE_CONV_2D: 3}  # op -> the weights' channel axis
+WEIGHT_OPS = bias_correction.CHANNEL_AXIS  # op -> the weights' channel axis
 SAME_AS_INPUT = {_OPS.MAX_POOL_2D, _OPS.PAD, _OPS.RESHAPE}
 RESIDUAL_OP = _OPS.ADD  # ends a residual block
 _LOGISTIC_RANGE = (0.0, 255.0 / 256.0)  # scale 1/256, zero point -128
