@@ -60,3 +60,38 @@ def test_the_tools_share_one_process():
   process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                            env={"PYTHONPATH": str(ROOT / "tools"), "PATH": "/usr/bin:/bin"})
   assert process.returncode == 0, process.stderr
+
+
+def test_ablation_switches_off_each_technique_of_the_variant_in_turn(tmp_path):
+  """benchmark --ablation: the variant as its flags give it, then once per technique with only
+  that technique off; the table gives each one's change against the variant."""
+  runs = benchmark.ablation_runs("learned:--recipe=int8 --reconstruct_steps=150", "in.task", tmp_path,
+                                 "photos")
+  base = runs[0][1]
+  assert runs[0][0] == "learned"
+  assert (base.recipe, base.static.reconstruct_steps, base.static.output_templates) == ("int8", 150, True)
+  assert [name for name, _ in runs[1:]] == [benchmark.ablated("learned", t) for t in benchmark.ABLATIONS]
+  assert len({run.output for _, run in runs}) == len(runs)
+  changed = {}
+  for (name, run), technique in zip(runs[1:], benchmark.ABLATIONS):
+    assert (run.recipe, run.calibration_dir, run.input) == ("int8", "photos", "in.task")
+    changed[technique] = {f: v for f, v in vars(run.static).items() if v != getattr(base.static, f)}
+  assert changed == {
+      "block loss": {"reconstruct_overrides": (("block_weight", 0.0),)},
+      "learned weights": {"reconstruct_overrides": (("learn_weights", False),)},
+      "learned ranges": {"reconstruct_overrides": (("learn_ranges", False),)},
+      "augmentation": {"reconstruct_overrides": (("augment", False),)},
+      "head templates": {"output_templates": False},
+      "training (calibrated ranges, head templates)": {"reconstruct_steps": 0},
+  }
+
+  face = landmarkers.FACE
+  names = [name for name, _ in runs]
+  bundles = {n: b"x" * (600 + i) for i, n in enumerate(names)}
+  accuracy = {n: _comparison(0.02 + 0.001 * i, 0, 0.5) for i, n in enumerate(names)}
+  reports = {n: {"models": [{"rewrites": {"reconstruction": {"seconds": 100.0}}}, {}]} for n in names}
+  rows = [l for l in benchmark.ablation_lines("learned", face, bundles, accuracy, reports)
+          if l.startswith("| ") and not l.startswith("| switched")]
+  assert rows[0] == "| nothing (learned) | 2.00% | | 0.50 | 0 of 1 | 600 | 100 |"
+  assert rows[1] == "| block loss | 2.10% | +0.10 points | 0.50 | 0 of 1 | 601 | 100 |"
+  assert len(rows) == 1 + len(benchmark.ABLATIONS)

@@ -55,7 +55,7 @@ def measure(source: str, calibration_dir: str, heldout_dir: str,
           "|---|---|---|---|---|---|"]
   for steps, samples, block_weight in variants:
     options = quantize.StaticOptions(output_templates=True, reconstruct_steps=steps,
-                                     reconstruct_block_weight=block_weight)
+                                     reconstruct_overrides=(("block_weight", block_weight),))
     model, report = quantize.Quantization(prepared[name], name, options,
                                           crops(calibration_dir, samples).calibration).build("int8")
     got = _landmarks(tflite_file.serialize(model), inputs)

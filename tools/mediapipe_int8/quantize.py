@@ -26,7 +26,8 @@ class StaticOptions:
   rewrites: bool = True  # False: quantize the graph as it is, to measure what the rewrites buy
   output_templates: bool = False  # head.py; on with reconstruct_steps (options.py)
   reconstruct_steps: int = 0
-  reconstruct_block_weight: float | None = None  # None: reconstruct.py's own (0: outputs only)
+  # (name, value) pairs that replace reconstruct.Options' defaults, e.g. (("block_weight", 0.0),)
+  reconstruct_overrides: tuple[tuple[str, object], ...] = ()
   io: str = "float"
 
 
@@ -86,9 +87,8 @@ class Quantization:
     if not reconstruct.supports(model):
       return self._integer
     if self._learned is None:
-      weight = self._static_options.reconstruct_block_weight
       result = reconstruct.reconstruct(data, model, qsvs, self._calibration, reconstruct.Options(
-          steps=steps, **({} if weight is None else {"block_weight": weight})))
+          steps=steps, **dict(self._static_options.reconstruct_overrides)))
       self._learned = (result.model, tflite_file.parse(result.model, self.source),
                        dict(rewrites, reconstruction=result.report), result.qsvs)
     return self._learned

@@ -57,6 +57,11 @@ class Options:
   batch: int = DEFAULT_BATCH
   seed: int = SEED
   block_weight: float = BLOCK_WEIGHT  # 0: the outputs' loss alone
+  # What is trained and on what: each can be switched off to measure what it buys (the benchmark's
+  # --ablation). Without augmentation the crops are trained on as calibration made them.
+  learn_weights: bool = True
+  learn_ranges: bool = True
+  augment: bool = True
 
 
 @dataclasses.dataclass
@@ -86,7 +91,7 @@ def reconstruct(float_model: bytes, model, qsvs: dict, samples: list[list[np.nda
   graph = tf_graph.Graph(model)
   inputs = np.concatenate([s[0] for s in samples]).astype(np.float32)
   trainer = _Trainer(graph, tf_graph.ranges_from_qsvs(graph, qsvs), _output_scales(float_model, inputs),
-                     (options.batch,) + inputs.shape[1:], options.block_weight)
+                     (options.batch,) + inputs.shape[1:], options)
   rng = np.random.default_rng(options.seed)
   order = np.zeros(0, np.int64)
   losses = []
@@ -94,11 +99,13 @@ def reconstruct(float_model: bytes, model, qsvs: dict, samples: list[list[np.nda
     while len(order) < options.batch:  # every batch the same shape, even from few samples
       order = np.concatenate([order, rng.permutation(len(inputs))])
     batch, order = order[:options.batch], order[options.batch:]
-    losses.append(float(trainer.step(tf.constant(augment(inputs[batch], rng)))))
+    images = augment(inputs[batch], rng) if options.augment else inputs[batch]
+    losses.append(float(trainer.step(tf.constant(images))))
   data = _snapped_model(tflite_file.parse(float_model, "reconstruct"), graph, trainer)
   learned = _learned_qsvs(qsvs, graph, trainer)
   report = {"steps": options.steps, "batch": options.batch, "training_samples": len(inputs),
-            "block_weight": options.block_weight,
+            "block_weight": options.block_weight, "learn_weights": options.learn_weights,
+            "learn_ranges": options.learn_ranges, "augment": options.augment,
             "seconds": round(time.monotonic() - started, 1),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": float(np.mean(losses[-10:])) if losses else None}
@@ -143,9 +150,10 @@ class _Trainer:
   """The trained variables and one Adam step of distillation against the float graph."""
 
   def __init__(self, graph: tf_graph.Graph, ranges: dict[int, tuple[float, float]],
-               output_scales: list[float], batch_shape: tuple[int, ...], block_weight: float):
+               output_scales: list[float], batch_shape: tuple[int, ...], options: Options):
     self.graph = graph
-    self.block_weight = np.float32(block_weight)
+    self.block_weight = np.float32(options.block_weight)
+    self.learn_weights, self.learn_ranges = options.learn_weights, options.learn_ranges
     self.blocks = [op.output for op in graph.ops if op.code == tf_graph.RESIDUAL_OP]
     self.base, self.unit, self.delta = {}, {}, {}
     for index, axis in sorted(graph.weights.items()):
@@ -193,8 +201,10 @@ class _Trainer:
         loss += self.block_weight * tf.add_n([_relative_error(values[i], float_values[i])
                                               for i in self.blocks]) / len(self.blocks)
     gradients = tape.gradient(loss, weight_vars + range_vars)
-    self.weight_optimizer.apply(gradients[:len(weight_vars)])
-    self.range_optimizer.apply(gradients[len(weight_vars):])
+    if self.learn_weights:
+      self.weight_optimizer.apply(gradients[:len(weight_vars)])
+    if self.learn_ranges:
+      self.range_optimizer.apply(gradients[len(weight_vars):])
     return loss
 
 
