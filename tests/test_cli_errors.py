@@ -95,6 +95,14 @@ def test_calibrated_recipe_without_photos(tmp_path, good_bundle):
                   out, "good.task", "a.tflite", "--calibration_dir")
 
 
+def test_learned_rounding_without_photos(tmp_path, good_bundle):
+  """Training needs photos even where the recipe itself doesn't (weight-only learned rounding)."""
+  out = tmp_path / "out.task"
+  _assert_refused(run_cli(f"--input={good_bundle}", f"--output={out}", "--recipe=weight_only_int8",
+                          "--reconstruct_steps=10", check=False),
+                  out, "--reconstruct_steps=10", "--calibration_dir")
+
+
 def test_empty_calibration_folder(tmp_path, good_bundle):
   (tmp_path / "photos").mkdir()
   (tmp_path / "photos" / "notes.txt").write_text("no photos here")

@@ -6,8 +6,9 @@
         --variant=150,128,1 --variant=150,128,0
 
 Each --variant is STEPS,SAMPLES,BLOCK_WEIGHT: training steps, calibration (training) crops and
-the weight of reconstruct.py's block loss. Each one quantizes the landmarks model alone in int8
-(with output templates, head.py) and prints a Markdown row: the mean landmark distance from the
+the weight of reconstruct.py's block loss. Each one quantizes the landmarks model alone with
+--recipe (int8, with output templates, head.py; or weight_only_int8, learned rounding of the
+weights alone; 0 steps: the recipe as it is) and prints a Markdown row: the mean landmark distance from the
 float model over the crops' outer-eye distance (NME), on crops the float pipeline frames around
 the held-out people (several framings per face), and the training time. Faster than judging
 whole bundles in MediaPipe, so it suits comparing training choices; the bundle's own numbers come
@@ -30,10 +31,11 @@ def define_flags() -> None:
   flags.DEFINE_string("calibration_dir", None, "Photos to calibrate and train on.", required=True)
   flags.DEFINE_string("heldout_dir", None, "Photos of other people, to judge on.", required=True)
   flags.DEFINE_multi_string("variant", ["150,128,1"], "STEPS,SAMPLES,BLOCK_WEIGHT (repeatable).")
+  flags.DEFINE_enum("recipe", "int8", ["int8", "weight_only_int8"], "The recipe of every variant.")
 
 
 def measure(source: str, calibration_dir: str, heldout_dir: str,
-            variants: list[tuple[int, int, float]]) -> list[str]:
+            variants: list[tuple[int, int, float]], recipe: str = "int8") -> list[str]:
   data = open(source, "rb").read()
   infos, prepared = {}, {}
   for entry in bundle.read_entries(data, source):
@@ -51,17 +53,17 @@ def measure(source: str, calibration_dir: str, heldout_dir: str,
   want = _landmarks(tflite_file.serialize(prepared[name].model), inputs)
   eye = np.linalg.norm(want[:, 33, :2] - want[:, 263, :2], axis=-1)
   rows = [f"{len(inputs)} crops of the held-out people (several framings per face)", "",
-          "| steps | training crops | block weight | crop NME | worst crop | training s |",
-          "|---|---|---|---|---|---|"]
+          "| recipe | steps | training crops | block weight | crop NME | worst crop | training s |",
+          "|---|---|---|---|---|---|---|"]
   for steps, samples, block_weight in variants:
     options = quantize.StaticOptions(output_templates=True, reconstruct_steps=steps,
                                      reconstruct_overrides=(("block_weight", block_weight),))
     model, report = quantize.Quantization(prepared[name], name, options,
-                                          crops(calibration_dir, samples).calibration).build("int8")
+                                          crops(calibration_dir, samples).calibration).build(recipe)
     got = _landmarks(tflite_file.serialize(model), inputs)
     nme = np.linalg.norm(got[..., :2] - want[..., :2], axis=-1).mean(axis=1) / eye
     seconds = report.get("reconstruction", {}).get("seconds", "-")
-    rows.append(f"| {steps} | {samples} | {block_weight:g} | {100 * nme.mean():.2f}% | "
+    rows.append(f"| {recipe} | {steps} | {samples} | {block_weight:g} | {100 * nme.mean():.2f}% | "
                 f"{100 * nme.max():.2f}% | {seconds} |")
   return rows
 
@@ -80,7 +82,7 @@ def main(argv) -> None:
   del argv
   with progress.quiet():  # the engine's and the runtimes' log lines
     rows = measure(_FLAGS.input, _FLAGS.calibration_dir, _FLAGS.heldout_dir,
-                   [_variant(v) for v in _FLAGS.variant])
+                   [_variant(v) for v in _FLAGS.variant], _FLAGS.recipe)
   print("\n".join(rows))
 
 

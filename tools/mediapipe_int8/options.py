@@ -53,8 +53,10 @@ def define(values: flags.FlagValues) -> None:
   flags.DEFINE_integer("reconstruct_steps", 0, "--recipe=int8: train the int8 weights and activation "
                        "ranges of each model whose ops it can simulate (the face landmarks model) "
                        "against the float model on its calibration samples, for this many steps of "
-                       "8 samples (learned int8; 0: calibrated ranges only). Measured here: 150 "
-                       "steps train in about 200 s on one thread (docs/results.md).",
+                       "8 samples (learned int8; 0: calibrated ranges only); with "
+                       "--recipe=weight_only_int8, the weights' rounding alone (learned rounding). "
+                       "Needs --calibration_dir. Measured here: 150 steps train in about 200 s on "
+                       "one thread (docs/results.md).",
                        lower_bound=0, flag_values=values)
   flags.DEFINE_float("budget_nme", None, "--recipe=auto: the largest landmark NME against float "
                      "(mean landmark error / outer-eye distance) on held-back photos. Default: float's "

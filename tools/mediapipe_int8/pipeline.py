@@ -45,6 +45,10 @@ def run(options: Options, to_json=None) -> dict:
   if not 1 <= options.num_calibration_samples <= MAX_CALIBRATION_SAMPLES:
     raise UserError(f"--num_calibration_samples={options.num_calibration_samples}: must be between "
                     f"1 and {MAX_CALIBRATION_SAMPLES}")
+  if options.static.reconstruct_steps > 0 and not (options.calibration_dir or
+                                                   options.calibration_images):
+    raise UserError(f"--reconstruct_steps={options.static.reconstruct_steps} trains on calibration "
+                    "photos: pass --calibration_dir")
   output_paths.check(options.input, options.output, options.report)
   data = _read_input(options.input)
   _check_io(options, data)
@@ -359,7 +363,7 @@ class _Job:
     errors = landmarks = None
     if samples is not None:
       errors, landmarks = check.compare_held_back(prepared.model, float_bytes, output, samples)
-    calibrated = recipes.needs_calibration(recipe)
+    calibrated = recipes.needs_calibration(recipe) or bool(built.rewrites)  # or weight-only learned
     self.record.entry(path, "quantized", recipe)
     self.record.model(
         path, recipe, len(data), len(output), graph_stats.op_precisions(built.model),

@@ -52,7 +52,7 @@ class Quantization:
     self._clamps = clamps or {}
     self._correct_biases = correct_biases  # bias_correction.py, before ranges are observed
     self._integer = None  # (rewritten float bytes, its model, rewrites, qsvs), made on first use
-    self._learned = None  # the same after learned int8's training, made on first use
+    self._learned = {}  # int8 activations or not -> the same after training, made on first use
     self._templates = {}  # output position -> template folded out of it (head.py)
 
   def integer_model(self):
@@ -76,22 +76,24 @@ class Quantization:
       self._integer = (data, model, rewrites, qsvs)
     return self._integer
 
-  def learned_model(self):
-    """integer_model() with its weights and ranges trained for int8 (reconstruct.py), where
-    StaticOptions asks for training steps and the model's ops can be simulated."""
-    data, model, rewrites, qsvs = self.integer_model()
+  def learned_model(self, int8_activations: bool = True):
+    """integer_model() with its weights and ranges trained for int8 (reconstruct.py; with
+    int8_activations False, its weights for weight-only int8), where StaticOptions asks for
+    training steps and the model's ops can be simulated; None where not."""
     steps = self._static_options.reconstruct_steps
-    if steps <= 0:
-      return self._integer
+    if steps <= 0 or self._calibration is None:
+      return None
+    data, model, rewrites, qsvs = self.integer_model()
     from mediapipe_int8 import reconstruct  # imports TensorFlow: only where training is asked for
     if not reconstruct.supports(model):
-      return self._integer
-    if self._learned is None:
+      return None
+    if int8_activations not in self._learned:
       result = reconstruct.reconstruct(data, model, qsvs, self._calibration, reconstruct.Options(
-          steps=steps, **dict(self._static_options.reconstruct_overrides)))
-      self._learned = (result.model, tflite_file.parse(result.model, self.source),
-                       dict(rewrites, reconstruction=result.report), result.qsvs)
-    return self._learned
+          steps=steps, int8_activations=int8_activations,
+          **dict(self._static_options.reconstruct_overrides)))
+      self._learned[int8_activations] = (result.model, tflite_file.parse(result.model, self.source),
+                                         dict(rewrites, reconstruction=result.report), result.qsvs)
+    return self._learned[int8_activations]
 
   def integer_ops(self) -> list[str]:
     """Scopes (first output names) of the integer graph's ops that quantization touches, in order."""
@@ -105,8 +107,11 @@ class Quantization:
     rewritten for integer kernels."""
     rewrites, qsvs, data, integer = {}, None, self.float_bytes, None
     if recipes.needs_calibration(recipe):
-      data, integer, rewrites, qsvs = self.learned_model() if recipe == "int8" else self.integer_model()
+      learned = self.learned_model() if recipe == "int8" else None
+      data, integer, rewrites, qsvs = learned or self.integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
+    elif recipe == recipes.WEIGHT_ONLY and (learned := self.learned_model(int8_activations=False)):
+      data, integer, rewrites, _ = learned
     io = self._static_options.io if recipe == "int8" else "float"
     engine = quantizer.Quantizer(data, recipes.build(recipe, float_scopes, self.unquantized_scopes,
                                                      io))

@@ -7,11 +7,12 @@ from ai_edge_quantizer import qtyping, recipe_manager
 
 NONE = "none"
 AUTO = "auto"
+WEIGHT_ONLY = "weight_only_int8"
 RECIPES = {
     AUTO: "int8, with the fewest, most sensitive ops moved to float (int8 weights) until the "
           "error budget holds, measured end to end on held-back photos (calibrated)",
     "int8": "int8 weights and int8 activations; float32 model inputs and outputs (calibrated)",
-    "weight_only_int8": "int8 weights, float computation",
+    WEIGHT_ONLY: "int8 weights, float computation",
     "dynamic_int8": "int8 weights, activations quantized at run time",
     "int16x8": "int8 weights and int16 activations; float32 model inputs and outputs (calibrated)",
     NONE: "the model is copied unchanged",
@@ -50,7 +51,7 @@ def build(recipe: str, float_scopes: frozenset[str] = frozenset(),
     # Without these the model's own inputs and outputs become int8, which MediaPipe rejects.
     for boundary in (ops.INPUT, ops.OUTPUT) if io == "float" else ():
       manager.add_quantization_config(regex=".*", operation_name=boundary, algorithm_key="no_quantize")
-  elif recipe == "weight_only_int8":
+  elif recipe == WEIGHT_ONLY:
     manager.add_weight_only_config(regex=".*", operation_name=ops.ALL_SUPPORTED, num_bits=8)
   elif recipe == "dynamic_int8":
     manager.add_dynamic_config(regex=".*", operation_name=ops.ALL_SUPPORTED, num_bits=8)

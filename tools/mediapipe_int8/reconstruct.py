@@ -16,6 +16,10 @@ where the error compounds, the blocks get a signal of their own instead of only 
 outputs. On held-out people's crops after 150 steps it takes learned int8 from 2.73% to 2.36% NME
 (learned_crops, docs/results.md); three times the weight, or a third, was worse.
 
+With `int8_activations` off it is learned rounding for weight-only int8 (the engine's
+weight_only_int8: int8 weights, float computation): the same training with the activations left
+float, so only the weights' int8 values and the float biases move.
+
 It hands the result back to the engine, which still writes the file: every weight snapped to
 q * scale with scale = max|w| / 127 per channel (the engine then recomputes the same integers), and
 the trained ranges as the engine's fixed ranges (QSVs).
@@ -62,6 +66,9 @@ class Options:
   learn_weights: bool = True
   learn_ranges: bool = True
   augment: bool = True
+  # False: weight-only int8 (the engine's weight_only_int8): activations stay float, so only the
+  # weights' rounding (and the float biases) are learned.
+  int8_activations: bool = True
 
 
 @dataclasses.dataclass
@@ -106,6 +113,7 @@ def reconstruct(float_model: bytes, model, qsvs: dict, samples: list[list[np.nda
   report = {"steps": options.steps, "batch": options.batch, "training_samples": len(inputs),
             "block_weight": options.block_weight, "learn_weights": options.learn_weights,
             "learn_ranges": options.learn_ranges, "augment": options.augment,
+            "int8_activations": options.int8_activations,
             "seconds": round(time.monotonic() - started, 1),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": float(np.mean(losses[-10:])) if losses else None}
@@ -153,7 +161,7 @@ class _Trainer:
                output_scales: list[float], batch_shape: tuple[int, ...], options: Options):
     self.graph = graph
     self.block_weight = np.float32(options.block_weight)
-    self.learn_weights, self.learn_ranges = options.learn_weights, options.learn_ranges
+    self.int8_activations = options.int8_activations
     self.blocks = [op.output for op in graph.ops if op.code == tf_graph.RESIDUAL_OP]
     self.base, self.unit, self.delta = {}, {}, {}
     for index, axis in sorted(graph.weights.items()):
@@ -175,6 +183,8 @@ class _Trainer:
     self.weight_optimizer = _Adam([self.delta[i] for i in sorted(self.delta)], WEIGHT_LEARNING_RATE)
     self.range_optimizer = _Adam([self.range_delta[i] for i in sorted(self.range_delta)],
                                  RANGE_LEARNING_RATE)
+    self.optimizers = ([self.weight_optimizer] if options.learn_weights else []) + (
+        [self.range_optimizer] if options.learn_ranges and options.int8_activations else [])
     # One trace, for the one batch shape; plain graph code, nothing for AutoGraph to convert.
     self.step = tf.function(self._step, input_signature=[tf.TensorSpec(batch_shape, tf.float32)],
                             autograph=False)
@@ -190,9 +200,9 @@ class _Trainer:
   def _step(self, images):
     float_values = self.graph.values([images])
     targets = [float_values[i] for i in self.graph.outputs]
-    weight_vars, range_vars = self.weight_optimizer.variables, self.range_optimizer.variables
     with tf.GradientTape() as tape:
-      values = self.graph.values([images], self.params(), self.ranges())
+      values = self.graph.values([images], self.params(),
+                                 self.ranges() if self.int8_activations else None, int8_weights=True)
       outputs = [values[i] for i in self.graph.outputs]
       batch = tf.cast(tf.shape(images)[0], tf.float32)
       loss = tf.add_n([tf.reduce_sum(tf.square(o - tf.stop_gradient(t))) * w / batch
@@ -200,11 +210,10 @@ class _Trainer:
       if self.block_weight > 0 and self.blocks:
         loss += self.block_weight * tf.add_n([_relative_error(values[i], float_values[i])
                                               for i in self.blocks]) / len(self.blocks)
-    gradients = tape.gradient(loss, weight_vars + range_vars)
-    if self.learn_weights:
-      self.weight_optimizer.apply(gradients[:len(weight_vars)])
-    if self.learn_ranges:
-      self.range_optimizer.apply(gradients[len(weight_vars):])
+    gradients = tape.gradient(loss, [v for o in self.optimizers for v in o.variables])
+    for optimizer in self.optimizers:
+      optimizer.apply(gradients[:len(optimizer.variables)])
+      gradients = gradients[len(optimizer.variables):]
     return loss
 
 

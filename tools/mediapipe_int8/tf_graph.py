@@ -132,19 +132,25 @@ class Graph:
       if code not in SAME_AS_INPUT and code != _OPS.LOGISTIC:
         self.ranged.append(int(op.outputs[0]))
 
-  def run(self, inputs: list, params: dict | None = None, ranges: dict | None = None) -> list:
+  def run(self, inputs: list, params: dict | None = None, ranges: dict | None = None,
+          int8_weights: bool | None = None) -> list:
     """The outputs for `inputs` (one batch per model input, NHWC).
 
     `params` overrides constants by tensor index (trained weights and biases); with `ranges`
     (tensor index -> (min, max) for every index of `ranged`) the run is int8 as simulated: every
-    ranged tensor and every weight is fake-quantized.
+    ranged tensor and every weight is fake-quantized. `int8_weights` (default: whether `ranges`
+    is given) rounds the weights; with it and no ranges the run is weight-only int8 (float
+    computation with int8 weights).
     """
-    values = self.values(inputs, params, ranges)
+    values = self.values(inputs, params, ranges, int8_weights)
     return [values[i] for i in self.outputs]
 
-  def values(self, inputs: list, params: dict | None = None, ranges: dict | None = None) -> dict:
+  def values(self, inputs: list, params: dict | None = None, ranges: dict | None = None,
+             int8_weights: bool | None = None) -> dict:
     """Every activation tensor's value for `inputs`, by tensor index (as run())."""
     params = params or {}
+    if int8_weights is None:
+      int8_weights = ranges is not None
     values = {}
     for index, array in zip(self.inputs, inputs, strict=True):
       values[index] = self._quantized(index, tf.convert_to_tensor(array, tf.float32), ranges)
@@ -155,7 +161,7 @@ class Graph:
         tensor = params[index]
       else:
         tensor = tf.constant(self.constants[index])
-      if ranges is not None and index in self.weights:
+      if int8_weights and index in self.weights:
         tensor = fake_quant_weights(tensor, self.weights[index])
       return tensor
     for op in self.ops:
