@@ -107,7 +107,7 @@ class Quantization:
     rewritten for integer kernels."""
     rewrites, qsvs, data, integer = {}, None, self.float_bytes, None
     if recipes.needs_calibration(recipe):
-      learned = self.learned_model() if recipe == "int8" else None
+      learned = self.learned_model() if recipe in ("int8", recipes.AUTO) else None
       data, integer, rewrites, qsvs = learned or self.integer_model()
       recipe = "int8" if recipe == recipes.AUTO else recipe
     elif recipe == recipes.WEIGHT_ONLY and (learned := self.learned_model(int8_activations=False)):
