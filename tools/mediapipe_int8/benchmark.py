@@ -102,7 +102,7 @@ def quantize_variants(source: str, work: pathlib.Path) -> dict[str, tuple[bytes,
   for name, run_options in runs:
     progress.report(f"benchmark: quantizing {name}")
     report = pipeline.run(run_options)
-    variants[name] = ((work / f"{name}.task").read_bytes(), report)
+    variants[name] = (pathlib.Path(run_options.output).read_bytes(), report)
   return variants
 
 
