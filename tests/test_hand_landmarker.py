@@ -49,6 +49,25 @@ def test_float_finds_one_hand_in_each_heldout_photo(float_hands):
   assert [len(h) for h in float_hands] == [1, 1, 1, 1]
 
 
+def test_the_dark_hand_is_on_a_knife_edge_for_float_itself(hand_landmarker_task, heldout_photos,
+                                                           float_hands):
+  """Why int8 losing the dark photo's hand says little about int8: float itself loses it when the
+  photo moves 4 px, and answers another hand pose when it moves 2 px, as int8 variants that keep
+  it do (learned int8 of the detector: 56% NME)."""
+  index = [p.name for p in heldout_photos].index(DARK)
+  dark, reference = heldout_photos[index:index + 1], float_hands[index:index + 1]
+  data = hand_landmarker_task.read_bytes()
+
+  def moved(shift):
+    found = evaluate.detect_all(landmarkers.HAND, data, dark, blendshapes=False, shift=shift)
+    return evaluate.compare(landmarkers.HAND, reference, found, dark, shift=shift)
+
+  assert moved((1, 1)).found[0].nme < 0.05  # measured 3.2%
+  assert moved((4, 0)).lost == 1
+  other_pose = moved((-2, 1))
+  assert other_pose.lost == 0 and other_pose.found[0].nme > 0.5  # measured 75%
+
+
 def test_mediapipe_loads_it_and_it_keeps_float_answers(quantized, float_hands, heldout_photos,
                                                         hand_landmarker_task):
   recipe, data, _ = quantized
