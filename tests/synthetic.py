@@ -8,7 +8,7 @@ import flatbuffers
 import numpy as np
 from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_schema
 
-from mediapipe_int8 import bundle, tflite_file
+from mediapipe_int8 import bundle, calibrate, pipeline, prepare, tflite_file
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,6 +125,15 @@ def _add_metadata(model, name: bytes, data: bytes) -> None:
   entry.name = name
   entry.buffer = len(model.buffers) - 1
   model.metadata = (model.metadata or []) + [entry]
+
+
+def random_samples(data: bytes, name: str = "a.tflite"):
+  """(The prepared model, its calibrate.Samples from 8 seeded random inputs), as the pipeline
+  makes them for a model given --random_calibration."""
+  prepared = prepare.prepare(tflite_file.parse(data, name))
+  info = pipeline.model_info(name, prepared)
+  samples = calibrate.make_samples({name: info}, {name}, None, [], 8, {name}, name)[name]
+  return prepared, samples
 
 
 DATA_ENTRY = ("pipeline.binarypb", bytes(range(256)) * 3)

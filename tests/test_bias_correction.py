@@ -3,16 +3,13 @@
 import numpy as np
 
 import synthetic
-from mediapipe_int8 import bias_correction, calibrate, pipeline, prepare, quantize, runner, tflite_file
+from mediapipe_int8 import bias_correction, quantize, runner, tflite_file
 
 
 def _quantization(correct_biases: bool):
   """A conv then a depthwise conv (no activation, no padding) on seeded random images whose mean
   is far from 0, so that rounded weights shift the outputs' means."""
-  prepared = prepare.prepare(tflite_file.parse(synthetic.linear_conv_model(), "a.tflite"))
-  info = pipeline.model_info("a.tflite", prepared)
-  samples = calibrate.make_samples({"a.tflite": info}, {"a.tflite"}, None, [], 8, {"a.tflite"},
-                                   "a.tflite")["a.tflite"]
+  prepared, samples = synthetic.random_samples(synthetic.linear_conv_model())
   calibration = [[s[0] * 0.5 + 0.5] for s in samples.calibration]
   return quantize.Quantization(prepared, "a.tflite", quantize.StaticOptions(), calibration,
                                correct_biases=correct_biases), calibration

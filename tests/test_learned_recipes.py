@@ -8,15 +8,12 @@ from mediapipe_int8 import tf_graph
 tf_graph.deterministic()  # at collection, before any test runs TensorFlow (synthetic models do)
 
 import synthetic  # noqa: E402
-from mediapipe_int8 import calibrate, pipeline, prepare, quantize, tflite_file  # noqa: E402
+from mediapipe_int8 import quantize, tflite_file  # noqa: E402
 
 
 def _quantization(steps: int) -> quantize.Quantization:
   """A conv then a depthwise conv (ops tf_graph simulates) on seeded random images."""
-  prepared = prepare.prepare(tflite_file.parse(synthetic.linear_conv_model(), "a.tflite"))
-  info = pipeline.model_info("a.tflite", prepared)
-  samples = calibrate.make_samples({"a.tflite": info}, {"a.tflite"}, None, [], 8, {"a.tflite"},
-                                   "a.tflite")["a.tflite"]
+  prepared, samples = synthetic.random_samples(synthetic.linear_conv_model())
   options = quantize.StaticOptions(reconstruct_steps=steps)
   return quantize.Quantization(prepared, "a.tflite", options, samples.calibration)
 

@@ -3,8 +3,7 @@
 import pytest
 
 import synthetic
-from mediapipe_int8 import calibrate, mixed_precision, prepare, quantize, tflite_file
-from mediapipe_int8 import pipeline
+from mediapipe_int8 import mixed_precision, quantize
 
 
 def test_groups_are_contiguous_and_cover_every_op_once():
@@ -17,11 +16,7 @@ def test_groups_are_contiguous_and_cover_every_op_once():
 
 def _search(sqnr_db: float) -> mixed_precision.Result:
   """`auto` on a small conv model judged by its output's SQNR, on seeded random inputs."""
-  data = synthetic.image_model(size=16)
-  prepared = prepare.prepare(tflite_file.parse(data, "a.tflite"))
-  info = pipeline.model_info("a.tflite", prepared)
-  samples = calibrate.make_samples({"a.tflite": info}, {"a.tflite"}, None, [], 8, {"a.tflite"},
-                                   "a.tflite")["a.tflite"]
+  prepared, samples = synthetic.random_samples(synthetic.image_model(size=16))
   quantization = quantize.Quantization(prepared, "a.tflite", quantize.StaticOptions(),
                                        samples.calibration)
   return mixed_precision.search({"a.tflite": quantization}, {"a.tflite": samples}, None, [],

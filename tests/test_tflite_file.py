@@ -4,15 +4,12 @@ import numpy as np
 from ai_edge_litert.tools import flatbuffer_utils
 
 import synthetic
-from mediapipe_int8 import calibrate, pipeline, prepare, quantize, runner, tflite_file
+from mediapipe_int8 import quantize, runner, tflite_file
 
 
 def _int8_model():
   """The synthetic conv + depthwise + PReLU + dense model in int8, as the engine writes it."""
-  prepared = prepare.prepare(tflite_file.parse(synthetic.image_model(), "a.tflite"))
-  info = pipeline.model_info("a.tflite", prepared)
-  samples = calibrate.make_samples({"a.tflite": info}, {"a.tflite"}, None, [], 8, {"a.tflite"},
-                                   "a.tflite")["a.tflite"]
+  prepared, samples = synthetic.random_samples(synthetic.image_model())
   quantization = quantize.Quantization(prepared, "a.tflite", quantize.StaticOptions(),
                                        samples.calibration)
   model, _ = quantization.build("int8")
