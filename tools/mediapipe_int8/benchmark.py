@@ -112,9 +112,8 @@ def ablation_runs(spec: str, source: str, work: pathlib.Path,
   name, words = spec.split(":", 1)
   base = options.parse(shlex.split(words), input=source, output=str(work / "ablation.task"),
                        calibration_dir=calibration_dir)
-  runs = [(name, base)]
+  runs, static = [(name, base)], base.static
   for i, (technique, change) in enumerate(ABLATIONS.items()):
-    static = base.static
     change = dict(change, reconstruct_overrides=static.reconstruct_overrides
                   + change.get("reconstruct_overrides", ()))
     runs.append((ablated(name, technique), dataclasses.replace(
@@ -125,6 +124,11 @@ def ablation_runs(spec: str, source: str, work: pathlib.Path,
 
 def ablated(name: str, technique: str) -> str:
   return f"{name}, no {technique}"
+
+
+def _ablation_name() -> str | None:
+  """The --ablation variant's name (None without --ablation)."""
+  return FLAGS.ablation.split(":", 1)[0] if FLAGS.ablation else None
 
 
 def model_inputs(float_bundle: bytes, heldout: list[photos.Photo]) -> dict[str, list[np.ndarray]]:
@@ -226,7 +230,7 @@ def write_markdown(kind, bundles, accuracy, jitter, bundle_ms, model_rows, heldo
                  f"{bundle_ms[name]:.1f} | {bundle_ms[name] / float_ms:.2f}x |")
   lines += ["", *target_lines(kind, bundles, accuracy, jitter, model_rows)]
   if FLAGS.ablation:
-    lines += ["", *ablation_lines(FLAGS.ablation.split(":", 1)[0], kind, bundles, accuracy, reports)]
+    lines += ["", *ablation_lines(_ablation_name(), kind, bundles, accuracy, reports)]
   lines += [
       "", "Per model: LiteRT interpreter with XNNPACK, median of "
       f"{FLAGS.runs} runs after warm-up, all variants interleaved in one process.", "",
@@ -334,9 +338,8 @@ def write_plots(kind, bundles, accuracy, jitter, reference, heldout):
               key=lambda i: (len(reference[i]) == 1, heldout[i].name == "astronaut.png"))
   photo, ref_found = heldout[index], reference[index][0]
   # The ablation's variants are in the tables; one face each would make this figure unreadable.
-  ablation = FLAGS.ablation.split(":", 1)[0] if FLAGS.ablation else None
-  names = [n for n in bundles if accuracy[n] is not None
-           and n not in {ablated(ablation, t) for t in ABLATIONS}]
+  ablated_variants = {ablated(_ablation_name(), t) for t in ABLATIONS} if FLAGS.ablation else set()
+  names = [n for n in bundles if accuracy[n] is not None and n not in ablated_variants]
   figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.4))
   axes = np.atleast_1d(axes)
   h, w = photo.pixels.shape[:2]
