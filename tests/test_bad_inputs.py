@@ -172,13 +172,19 @@ def test_bad_flag_is_one_line(tmp_path, good_bundle, flag, message):
   assert not out.exists()
 
 
+def _sigint_as_at_a_terminal() -> None:
+  """The run gets SIGINT's default action, as a command typed at a terminal does. A test suite
+  started as a background job (`nohup tools/test &` in a script) inherits SIGINT ignored, and
+  Python then installs no KeyboardInterrupt handler: the run would go on to the end (exit 0),
+  as every Unix tool started that way does."""
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c(tmp_path, face_landmarker_task):
   """SIGINT in the middle of a run: one line, exit 130, nothing written."""
   out, report = tmp_path / "out.task", tmp_path / "r.json"
   env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
-  # A calibrated int8 run: after its first prepare line tens of seconds of work are left. (A
-  # weight-only run has about two: a busy CI machine once held this test back until the run had
-  # written everything and was exiting, and the signal then came too late to stop anything.)
+  # A calibrated int8 run: after its first prepare line tens of seconds of work are left.
   calibration = ROOT / ".cache" / "inputs" / "calibration"
   for _ in range(3):  # a run that ended before the signal could be sent (a busy machine) proves nothing
     out.unlink(missing_ok=True)
@@ -186,7 +192,8 @@ def test_ctrl_c(tmp_path, face_landmarker_task):
     process = subprocess.Popen([sys.executable, "-m", "mediapipe_int8", f"--input={face_landmarker_task}",
                                 f"--output={out}", "--recipe=int8", f"--calibration_dir={calibration}",
                                 f"--report={report}"],
-                               env=env, stderr=subprocess.PIPE, text=True)
+                               env=env, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_sigint_as_at_a_terminal)
     for line in process.stderr:  # the work has begun
       if "prepare" in line:
         break
