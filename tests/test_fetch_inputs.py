@@ -35,3 +35,14 @@ def test_a_wrong_sha256_names_the_file_and_writes_nothing(tmp_path):
   with pytest.raises(RuntimeError, match=rf"^{row['file']}: sha256 [0-9a-f]{{64}} from opencv-doc"):
     fetch_inputs.fetch([row], tmp_path)
   assert not list(tmp_path.rglob("*.*"))
+
+
+def test_training_faces_are_many_and_none_is_held_out():
+  """Learned int8 trains on face_training: the calibration photos and many more people's, and not
+  one of the photos that judge accuracy (the held-out people stay apart)."""
+  training = _rows("face_training")
+  held_out = {r["sha256"] for r in _rows("heldout")}
+  assert len(training) >= 40
+  assert {r["sha256"] for r in _rows("calibration")} <= {r["sha256"] for r in training}
+  assert not held_out & {r["sha256"] for r in training}
+  assert len({r["file"] for r in training}) == len(training)
