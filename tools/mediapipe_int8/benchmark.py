@@ -338,7 +338,8 @@ def write_plots(kind, bundles, accuracy, jitter, reference, heldout):
               key=lambda i: (len(reference[i]) == 1, heldout[i].name == "astronaut.png"))
   photo, ref_found = heldout[index], reference[index][0]
   # The ablation's variants are in the tables; one face each would make this figure unreadable.
-  ablated_variants = {ablated(_ablation_name(), t) for t in ABLATIONS} if FLAGS.ablation else set()
+  ablation = _ablation_name()
+  ablated_variants = {ablated(ablation, t) for t in ABLATIONS} if ablation else set()
   names = [n for n in bundles if accuracy[n] is not None and n not in ablated_variants]
   figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.4))
   axes = np.atleast_1d(axes)
